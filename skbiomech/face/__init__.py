@@ -8,6 +8,7 @@ and :func:`project_to_blendshapes` for meshes given as vertices.
 from ._default import default_face_model
 from ._facs import AU_DESCRIPTIONS, BP4D_AUS, DISFA_AUS, FACS_AU_MUSCLES, au_name
 from ._model import MUSCLE_KINDS, FaceModel
+from ._projection import project_to_blendshapes
 
 __all__ = [
     "AU_DESCRIPTIONS",
@@ -18,4 +19,5 @@ __all__ = [
     "FaceModel",
     "au_name",
     "default_face_model",
+    "project_to_blendshapes",
 ]

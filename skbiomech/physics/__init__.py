@@ -1,0 +1,54 @@
+"""Biomechanics: reduced dynamics in blendshape coordinates and a full simulator.
+
+Precompute once per face model with :func:`reduce_face_model`; roll the
+dynamics with :func:`rollout` (functional) or :class:`ReducedDynamics`
+(weightless ``nn.Module``); verify the reduction against the nonlinear
+Cartesian simulation :func:`simulate_cartesian`.
+"""
+
+from ._cartesian import internal_force, muscle_vertex_forces, simulate_cartesian
+from ._discretize import Discretization, discretize, stable_substeps, state_matrices
+from ._module import ReducedDynamics
+from ._reduction import (
+    ReducedModel,
+    check_mass_matrix,
+    generalized_force_per_vertex,
+    reduce_face_model,
+)
+from ._rollout import (
+    DYNAMICS,
+    INTEGRATORS,
+    explicit_rollout,
+    generalized_force,
+    impulse_response_matrix,
+    impulse_rollout,
+    linear_rollout,
+    paper_rollout,
+    quasistatic_rollout,
+    rollout,
+)
+
+__all__ = [
+    "DYNAMICS",
+    "INTEGRATORS",
+    "Discretization",
+    "ReducedDynamics",
+    "ReducedModel",
+    "check_mass_matrix",
+    "discretize",
+    "explicit_rollout",
+    "generalized_force",
+    "generalized_force_per_vertex",
+    "impulse_response_matrix",
+    "impulse_rollout",
+    "internal_force",
+    "linear_rollout",
+    "muscle_vertex_forces",
+    "paper_rollout",
+    "quasistatic_rollout",
+    "reduce_face_model",
+    "rollout",
+    "simulate_cartesian",
+    "stable_substeps",
+    "state_matrices",
+]
