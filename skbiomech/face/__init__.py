@@ -7,6 +7,7 @@ and :func:`project_to_blendshapes` for meshes given as vertices.
 
 from ._default import default_face_model
 from ._facs import AU_DESCRIPTIONS, BP4D_AUS, DISFA_AUS, FACS_AU_MUSCLES, au_name
+from ._ict import load_ict_facekit
 from ._model import MUSCLE_KINDS, FaceModel
 from ._projection import project_to_blendshapes
 
@@ -19,5 +20,6 @@ __all__ = [
     "FaceModel",
     "au_name",
     "default_face_model",
+    "load_ict_facekit",
     "project_to_blendshapes",
 ]

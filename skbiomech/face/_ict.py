@@ -67,9 +67,11 @@ SOFTWARE.
 # and FACS_AU_MUSCLES. Stems ending in "_" take the side: one muscle per side.
 # AU23 (lip tightener) has no ICT shape; it shares mouthPress with AU24, since
 # the README gives mouthRoll* to AU28 (lip suck), a different movement.
+_AU04_MUSCLES = ("corrugator_supercilii", "depressor_supercilii", "procerus")
 _MUSCLES = (
     ("frontalis_medialis", "sheet", ("browInnerUp_",), ("AU01",)),
     ("frontalis_lateralis", "sheet", ("browOuterUp_",), ("AU02",)),
+    (_AU04_MUSCLES, "sheet", ("browDown_",), ("AU04",)),  # split: _brow_lowerers
     ("levator_palpebrae_superioris", "sheet", ("eyeWide_",), ("AU05",)),
     ("orbicularis_oculi_orbitalis", "sphincter", ("cheekSquint_",), ("AU06",)),
     ("orbicularis_oculi_palpebralis", "sphincter", ("eyeSquint_",), ("AU07",)),
@@ -87,8 +89,6 @@ _MUSCLES = (
      ("mouthFunnel", "mouthPucker", "mouthPress_L", "mouthPress_R"), ("AU22", "AU23", "AU24")),
     ("jaw_depressor", "sheet", ("jawOpen",), ("AU26", "AU27")),
 )  # fmt: skip
-_AU04_MUSCLES = ("corrugator_supercilii", "depressor_supercilii", "procerus")
-_AU04_SHAPE = "browDown_"
 
 
 def _read_lines(file):
@@ -160,7 +160,9 @@ def _expression_names(file):
     try:
         names = json.loads(Path(file).read_text(encoding="utf-8"))["expressions"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{file} is not ICT-FaceKit's {_INDEX}: no 'expressions' list ({exc!r}).") from None
+        raise ValueError(
+            f"{file} is not ICT-FaceKit's {_INDEX}: no 'expressions' list ({exc!r})."
+        ) from None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError(f"{file}: 'expressions' must be a list of shape names.")
     return names
@@ -208,38 +210,50 @@ def _area(blendshapes, names, shapes):
 
 
 def _required_shapes():
-    needed = {_AU04_SHAPE + "L", _AU04_SHAPE + "R"}
+    needed = set()
     for _, _, stems, _ in _MUSCLES:
         for stem in stems:
             needed.update((stem + "L", stem + "R") if stem.endswith("_") else (stem,))
     return needed
 
 
+def _brow_lowerers(blendshapes, names, vertices):
+    """AU04's muscles: browDown's area cut by distance from the midline.
+
+    One shared area would give three identical columns of ``P``, whose
+    activations no data could tell apart.
+    """
+    midline = 0.5 * (vertices[:, 0].min() + vertices[:, 0].max())
+    parts = {}
+    for side, sign in (("_L", 1.0), ("_R", -1.0)):
+        weight, displacement = _area(blendshapes, names, ["browDown" + side])
+        lateral = sign * (vertices[:, 0] - midline)  # the ICT mesh's +x is the subject's left
+        glabella, brow = lateral < _PROCERUS_REACH, lateral >= _DEPRESSOR_REACH
+        for muscle, mask in (
+            ("corrugator_supercilii" + side, brow),
+            ("depressor_supercilii" + side, ~glabella & ~brow),
+            ("procerus", glabella),  # one midline muscle, fed by both sides
+        ):
+            w, d = parts.get(muscle, (0.0, 0.0))
+            parts[muscle] = (w + weight * mask, d + displacement * mask[:, None])
+    order = [m + s for m in _AU04_MUSCLES[:2] for s in ("_L", "_R")] + [_AU04_MUSCLES[2]]
+    return [(muscle, "sheet", *parts[muscle]) for muscle in order]
+
+
 def _muscle_areas(blendshapes, names, vertices):
     """Muscle (name, kind, weights, displacement) tuples and the AU -> muscles map."""
     muscles, au_muscles = [], {}
     for muscle, kind, stems, aus in _MUSCLES:
-        sides = ("_L", "_R") if any(s.endswith("_") for s in stems) else ("",)
-        for side in sides:
-            shapes = [s + side[1:] if s.endswith("_") else s for s in stems]
-            muscles.append((muscle + side, kind, *_area(blendshapes, names, shapes)))
-            for au in aus:
-                au_muscles.setdefault(au, []).append(muscle + side)
-    # AU04: browDown would give three identical columns (unidentifiable
-    # activations), so its area is partitioned across the midline distance.
-    midline = 0.5 * (vertices[:, 0].min() + vertices[:, 0].max())
-    procerus_w, procerus_d = 0.0, 0.0
-    for side, sign in (("_L", 1.0), ("_R", -1.0)):
-        weight, displacement = _area(blendshapes, names, [_AU04_SHAPE + side[1:]])
-        lateral = sign * (vertices[:, 0] - midline)  # the ICT's +x is the subject's left
-        parts = (lateral >= _DEPRESSOR_REACH, (lateral >= _PROCERUS_REACH) & (lateral < _DEPRESSOR_REACH))
-        for muscle, mask in zip(_AU04_MUSCLES, parts):
-            muscles.append((muscle + side, "sheet", weight * mask, displacement * mask[:, None]))
-        glabella = lateral < _PROCERUS_REACH
-        procerus_w = procerus_w + weight * glabella
-        procerus_d = procerus_d + displacement * glabella[:, None]
-    muscles.append((_AU04_MUSCLES[2], "sheet", procerus_w, procerus_d))
-    au_muscles["AU04"] = [m[0] for m in muscles if m[0].startswith(_AU04_MUSCLES)]
+        if muscle == _AU04_MUSCLES:
+            found = _brow_lowerers(blendshapes, names, vertices)
+        else:
+            found = []
+            for side in ("_L", "_R") if any(s.endswith("_") for s in stems) else ("",):
+                shapes = [s + side[1:] if s.endswith("_") else s for s in stems]
+                found.append((muscle + side, kind, *_area(blendshapes, names, shapes)))
+        muscles.extend(found)
+        for au in aus:
+            au_muscles.setdefault(au, []).extend(m[0] for m in found)
     return muscles, au_muscles
 
 
@@ -249,6 +263,8 @@ def _anchor(kind, weight, displacement, vertices, normals):
         normal = weight @ normals
         return centroid - _SPHINCTER_DEPTH * normal / np.linalg.norm(normal)
     direction = weight @ displacement  # pull the way the shapes move the skin
+    if not np.linalg.norm(direction) > 0:  # shapes whose motion cancels out: pull inward
+        direction = -(weight @ normals)
     return centroid + _SHEET_REACH * direction / np.linalg.norm(direction)
 
 
@@ -313,21 +329,23 @@ def load_ict_facekit(path, region="face"):
 
     Examples
     --------
-    >>> from skbiomech.face import load_ict_facekit
+    >>> from skbiomech.face import load_ict_facekit  # doctest: +SKIP
     >>> face = load_ict_facekit("ICT-FaceKit/FaceXModel")  # doctest: +SKIP
     >>> face.n_vertices, face.n_blendshapes, face.n_muscles  # doctest: +SKIP
     (9409, 53, 34)
     >>> print(face.notice.splitlines()[0])  # doctest: +SKIP
     ICT-FaceKit, Copyright (c) 2020 USC Institute for Creative Technologies, MIT License.
     """
-    if region not in _REGIONS:
+    if not isinstance(region, str) or region not in _REGIONS:
         raise ValueError(f"region must be one of {sorted(_REGIONS)}; got {region!r}.")
     folder = _resolve_folder(path)
     names = _expression_names(folder / _INDEX)
     files = [folder / f"{name}.obj" for name in names]
     for file in files:
         if not file.is_file():
-            raise FileNotFoundError(f"{file} not found: {_INDEX} lists {file.stem!r}; expected {_EXPECTED}.")
+            raise FileNotFoundError(
+                f"{file} not found: {_INDEX} lists {file.stem!r}; expected {_EXPECTED}."
+            )
 
     lines = _read_lines(folder / _NEUTRAL)
     neutral = _parse_vertices(folder / _NEUTRAL, lines)
@@ -344,7 +362,7 @@ def load_ict_facekit(path, region="face"):
     kept, triangles = _crop(folder / _NEUTRAL, neutral, polygons, numbers, region)
     missing = sorted(_required_shapes() - set(names))
     if missing:
-        raise ValueError(f"{folder / _INDEX} lacks the expressions {missing} that the muscles come from.")
+        raise ValueError(f"{folder / _INDEX} lacks the expressions {missing} the muscles need.")
     vertices = neutral[kept]
     blendshapes = np.stack([shape[kept] for shape in shapes]) - vertices[None]
     del shapes
@@ -354,7 +372,9 @@ def load_ict_facekit(path, region="face"):
     areas = vertex_areas(vertices, triangles)
     spring_stiffness = np.full(len(edges), _SPRING_STIFFNESS)
     attachment = areas[:, None] * np.asarray(_ATTACHMENT)[None, :]
-    stiffness, _ = skin_stiffness(vertices, triangles, edges, spring_stiffness, _BENDING_RIGIDITY, attachment)
+    stiffness, _ = skin_stiffness(
+        vertices, triangles, edges, spring_stiffness, _BENDING_RIGIDITY, attachment
+    )
 
     muscles, au_muscles = _muscle_areas(blendshapes, names, vertices)
     normals = vertex_normals(vertices, triangles)

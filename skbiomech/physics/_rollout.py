@@ -286,6 +286,7 @@ def rollout(
         raise ValueError(f"dynamics must be one of {DYNAMICS}; got {dynamics!r}.")
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS}; got {integrator!r}.")
+    _check_forces(forces, mass.shape[-1] if dynamics != "quasistatic" else stiffness.shape[-1])
     if dynamics == "quasistatic":
         if return_states:
             raise ValueError("quasistatic dynamics has no velocity; use return_states=False.")

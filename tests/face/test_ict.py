@@ -1,0 +1,261 @@
+"""Tests of the ICT-FaceKit loader.
+
+The real files are used where present (loaded once per region); the error
+paths run on tiny fake folders, so they need no data.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skbiomech.face import BP4D_AUS, DISFA_AUS, FaceModel
+from skbiomech.face import _ict
+from skbiomech.face._default import _ATTACHMENT, _SKIN_DENSITY
+from skbiomech.face._ict import load_ict_facekit
+
+ICT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "ict-facekit"
+ICT_FOLDER = ICT_ROOT / "FaceXModel"
+# The README's inclusive ranges: face [0:9408] / [0:9229], narrow [0:6705] / [0:6559].
+REGION_SIZES = {"face": (9409, 9230), "narrow": (6706, 6560)}
+REGIONS = pytest.mark.parametrize("region", sorted(REGION_SIZES))
+needs_data = pytest.mark.skipif(
+    not (ICT_FOLDER / "generic_neutral_mesh.obj").is_file(),
+    reason=f"ICT-FaceKit data absent: put the repository's FaceXModel folder at {ICT_FOLDER}",
+)
+
+
+def _obj_vertices(path):
+    """A deliberately naive reader, independent of the loader's fast path."""
+    with open(path) as handle:
+        return np.array([line.split()[1:4] for line in handle if line.startswith("v ")], float)
+
+
+@pytest.fixture(scope="module")
+def ict():
+    """region -> FaceModel, each region loaded at most once per module."""
+    cache = {}
+
+    def get(region):
+        if region not in cache:
+            # The parent folder for one region, FaceXModel itself for the other.
+            cache[region] = load_ict_facekit(ICT_ROOT if region == "narrow" else ICT_FOLDER, region)
+        return cache[region]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def neutral():
+    """Neutral vertices and polygons (0-based lists), read naively."""
+    path = ICT_FOLDER / "generic_neutral_mesh.obj"
+    with open(path) as handle:
+        polygons = [
+            [int(token.split("/")[0]) - 1 for token in line.split()[1:]]
+            for line in handle
+            if line.startswith("f ")
+        ]
+    return _obj_vertices(path), polygons
+
+
+@needs_data
+def test_face_region_shapes(ict, neutral):
+    face = ict("face")
+    names = json.loads((ICT_FOLDER / "vertex_indices.json").read_text())["expressions"]
+    assert isinstance(face, FaceModel)
+    assert face.name == "ict-facekit(face)"
+    assert face.n_vertices == 9409  # no vertex of the region is left off a triangle
+    assert face.blendshapes.shape == (53, 9409, 3)
+    assert face.blendshape_names == tuple(names)
+    np.testing.assert_array_equal(face.vertices, neutral[0][:9409])
+
+
+@needs_data
+@REGIONS
+def test_triangulation_keeps_every_polygon_and_its_winding(ict, neutral, region):
+    face = ict(region)
+    n_vertices, n_polygons = REGION_SIZES[region]
+    polygons = neutral[1][:n_polygons]
+    sizes = np.array([len(p) for p in polygons])
+    assert len(face.triangles) == 2 * np.sum(sizes == 4) + np.sum(sizes == 3)
+    assert face.triangles.min() == 0 and face.triangles.max() == n_vertices - 1
+    a, b, c, d = polygons[0]
+    np.testing.assert_array_equal(face.triangles[:2], [[a, b, c], [a, c, d]])
+    # Consistent winding: the rest normals face out of the face (+z).
+    assert face.normals[:, 2].mean() > 0.3
+
+
+@needs_data
+@pytest.mark.parametrize("shape", ["mouthSmile_L", "jawOpen", "browDown_R"])
+def test_blendshapes_are_obj_minus_neutral(ict, neutral, shape):
+    face = ict("face")
+    expression = _obj_vertices(ICT_FOLDER / f"{shape}.obj")
+    k = face.blendshape_names.index(shape)
+    rows = [0, 1234, 5000, 9408]
+    np.testing.assert_allclose(face.blendshapes[k, rows], expression[rows] - neutral[0][rows])
+
+
+@needs_data
+@REGIONS
+def test_masses_and_attachment_follow_vertex_areas(ict, region):
+    face = ict(region)
+    areas = face.vertex_areas
+    assert np.all(face.masses > 0)
+    np.testing.assert_allclose(face.masses, _SKIN_DENSITY * areas)
+    np.testing.assert_allclose(face.attachment_stiffness, areas[:, None] * np.asarray(_ATTACHMENT))
+    # A face is a few hundred cm^2: centimetres, not metres or millimetres.
+    assert 200.0 < areas.sum() < 1500.0
+
+
+@needs_data
+@REGIONS
+def test_muscles(ict, region):
+    face = ict(region)
+    p = face.distribution
+    assert face.n_muscles == 34
+    assert np.all(p >= 0) and np.all(p.max(axis=0) > 0)
+    for name, kind in zip(face.muscle_names, face.muscle_kinds):
+        sphincter = name == "orbicularis_oris" or name.startswith("orbicularis_oculi_")
+        assert kind == ("sphincter" if sphincter else "sheet"), name
+    # _L shapes drive _L muscles, on the subject's left (+x in the ICT mesh).
+    for side, sign in (("_L", 1), ("_R", -1)):
+        w = p[:, face.muscle_names.index("zygomaticus_major" + side)]
+        assert sign * (w @ face.vertices[:, 0]) / w.sum() > 1.0
+
+
+@needs_data
+def test_au_muscles_cover_the_benchmarks(ict):
+    face = ict("face")
+    assert set(BP4D_AUS) | set(DISFA_AUS) <= set(face.aus)
+    for au in ("AU22", "AU23", "AU24"):
+        assert face.au_muscles[au] == ("orbicularis_oris",)
+    assert face.au_muscles["AU12"] == ("zygomaticus_major_L", "zygomaticus_major_R")
+    assert set(face.au_muscles["AU04"]) == {
+        "corrugator_supercilii_L", "corrugator_supercilii_R",
+        "depressor_supercilii_L", "depressor_supercilii_R", "procerus",
+    }  # fmt: skip
+    expected = {1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27}
+    assert face.aus == tuple(f"AU{n:02d}" for n in sorted(expected))
+
+
+@needs_data
+@REGIONS
+def test_unit_activation_settles_at_unit_coefficient(ict, region):
+    face = ict(region)
+    basis = face.blendshapes.reshape(face.n_blendshapes, -1)
+    reduced_stiffness = basis @ (face.stiffness @ basis.T)
+    forces = face.muscle_force_patterns().reshape(face.n_muscles, -1)
+    response = np.linalg.solve(reduced_stiffness, basis @ forces.T)
+    np.testing.assert_allclose(np.abs(response).max(axis=0), 1.0, rtol=1e-6)
+
+
+@needs_data
+def test_narrow_region_is_smaller(ict):
+    face, narrow = ict("face"), ict("narrow")
+    assert narrow.name == "ict-facekit(narrow)"
+    assert narrow.n_vertices == 6706 < face.n_vertices
+    assert len(narrow.triangles) == 2 * 6560 < len(face.triangles)
+    np.testing.assert_array_equal(narrow.blendshapes, face.blendshapes[:, :6706])
+
+
+@needs_data
+def test_mit_notice(ict):
+    notice = ict("face").notice
+    assert notice.startswith("ICT-FaceKit, Copyright (c) 2020 USC Institute for Creative Technologies")
+    assert "MIT License" in notice and "Permission is hereby granted" in notice
+    assert "MIT License" in load_ict_facekit.__doc__
+
+
+def test_notice_without_license_file_uses_embedded_text(tmp_path):
+    notice = _ict._notice(tmp_path)
+    assert "MIT License" in notice and "Permission is hereby granted" in notice
+
+
+# -- errors, on tiny fake folders ---------------------------------------------
+
+
+def _write_obj(path, n_vertices, faces=()):
+    lines = ["# fake"] + [f"v {i}.0 {i % 2}.0 0.5" for i in range(n_vertices)]
+    lines += [f"vt 0.0 0.{i}" for i in range(n_vertices)]
+    lines += ["f " + " ".join(f"{i}/{i}" for i in face) for face in faces]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _fake_folder(root, names=("smile", "frown")):
+    folder = root / "FaceXModel"
+    folder.mkdir(parents=True)
+    _write_obj(folder / "generic_neutral_mesh.obj", 4, faces=[(1, 2, 3, 4)])
+    (folder / "vertex_indices.json").write_text(json.dumps({"expressions": list(names)}))
+    for name in names:
+        _write_obj(folder / f"{name}.obj", 4)
+    return folder
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="FaceXModel folder of the ICT-FaceKit"):
+        load_ict_facekit(tmp_path / "nowhere")
+
+
+def test_wrong_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="generic_neutral_mesh.obj not found"):
+        load_ict_facekit(tmp_path)
+
+
+@pytest.mark.parametrize("missing", ["vertex_indices.json", "frown.obj"])
+def test_missing_file_is_named(tmp_path, missing):
+    folder = _fake_folder(tmp_path)
+    (folder / missing).unlink()
+    with pytest.raises(FileNotFoundError, match=missing.replace(".", r"\.")):
+        load_ict_facekit(folder)
+
+
+def test_wrong_vertex_count(tmp_path):
+    folder = _fake_folder(tmp_path)
+    _write_obj(folder / "frown.obj", 3)
+    with pytest.raises(ValueError, match=r"frown\.obj has 3 vertices but .* has 4"):
+        load_ict_facekit(folder)
+
+
+@pytest.mark.parametrize(
+    "file, index, bad, kind",
+    [
+        ("smile.obj", 2, "v 1.0 oops 2.0", "vertex"),
+        ("smile.obj", 2, "v 1.0 2.0", "vertex"),
+        ("generic_neutral_mesh.obj", -1, "f 1/1 x/2 3/3", "face"),
+        ("generic_neutral_mesh.obj", -1, "f 1 2", "face"),
+    ],
+)
+def test_malformed_line_is_located(tmp_path, file, index, bad, kind):
+    folder = _fake_folder(tmp_path)
+    lines = (folder / file).read_text().splitlines()
+    lines[index] = bad
+    (folder / file).write_text("\n".join(lines) + "\n")
+    number = index % len(lines) + 1
+    with pytest.raises(ValueError, match=rf"{file}, line {number}: malformed {kind}"):
+        load_ict_facekit(folder)
+
+
+def test_parent_folder_is_accepted_and_nothing_is_written(tmp_path):
+    folder = _fake_folder(tmp_path)
+    before = sorted(p.name for p in folder.iterdir())
+    # The fake mesh is valid OBJ but far too small for the ICT face region.
+    with pytest.raises(ValueError, match=r"FaceXModel.generic_neutral_mesh\.obj has 4 vertices"):
+        load_ict_facekit(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.parametrize("region", ["full", "Face", None])
+def test_bad_region(region):
+    with pytest.raises(ValueError, match=r"\['face', 'narrow'\]"):
+        load_ict_facekit(ICT_FOLDER, region=region)
+
+
+def test_crop_removes_unused_vertices_and_checks_indices(monkeypatch):
+    monkeypatch.setitem(_ict._REGIONS, "face", (5, 1))
+    vertices = np.zeros((6, 3))
+    kept, triangles = _ict._crop("m.obj", vertices, [[0, 1, 3, 4]], [7], "face")
+    np.testing.assert_array_equal(kept, [0, 1, 3, 4])
+    np.testing.assert_array_equal(triangles, [[0, 1, 2], [0, 2, 3]])
+    with pytest.raises(ValueError, match=r"m\.obj, line 7: .* outside its vertices 0\.\.4"):
+        _ict._crop("m.obj", vertices, [[0, 1, 5]], [7], "face")
