@@ -70,6 +70,14 @@ def _initial_state(initial_state, forces, size):
     return initial_state.to(forces).expand(*batch, size)
 
 
+def _solve_rows(matrix, rows):
+    """``matrix^-1 r`` for every row vector ``r`` of ``rows`` (..., T, K)."""
+    if matrix.ndim == 2:  # one factorization for all rows
+        k = matrix.shape[-1]
+        return torch.linalg.solve(matrix, rows.reshape(-1, k).T).T.reshape(rows.shape)
+    return torch.linalg.solve(matrix.unsqueeze(-3), rows.unsqueeze(-1)).squeeze(-1)
+
+
 def linear_rollout(forces, step, initial_state=None):
     """Roll ``x_{t+1} = phi x_t + gamma0 Q_t + gamma1 (Q_{t+1} - Q_t)`` forward.
 
@@ -94,8 +102,18 @@ def linear_rollout(forces, step, initial_state=None):
     drive = torch.matmul(forces[..., :-1, :], gamma0.mT) + torch.matmul(
         forces[..., 1:, :] - forces[..., :-1, :], gamma1.mT
     )
+    n_steps = forces.shape[-2] - 1
+    if phi.ndim == 2:
+        # One system for the whole batch: a 2-D GEMM per frame is the fast path.
+        batch = x.shape[:-1]
+        x, drive, phi_t = x.reshape(-1, n_state), drive.reshape(-1, n_steps, n_state), phi.T.contiguous()
+        states = [x]
+        for t in range(n_steps):
+            x = torch.addmm(drive[:, t], x, phi_t)
+            states.append(x)
+        return torch.stack(states, dim=-2).reshape(*batch, n_steps + 1, n_state)
     states = [x]
-    for t in range(forces.shape[-2] - 1):
+    for t in range(n_steps):
         x = torch.matmul(phi, x.unsqueeze(-1)).squeeze(-1) + drive[..., t, :]
         states.append(x)
     return torch.stack(states, dim=-2)
@@ -143,8 +161,7 @@ def impulse_rollout(forces, response, initial_state=None):
 def quasistatic_rollout(forces, stiffness):
     """Memoryless equilibrium ``K_B c_t = Q_t`` at every frame, shape (..., T, K)."""
     _check_forces(forces, stiffness.shape[-1])
-    stiffness = stiffness.to(forces)
-    return torch.linalg.solve(stiffness.unsqueeze(-3), forces.unsqueeze(-1)).squeeze(-1)
+    return _solve_rows(stiffness.to(forces), forces)
 
 
 def paper_rollout(forces, mass, initial_state=None):
@@ -159,7 +176,7 @@ def paper_rollout(forces, mass, initial_state=None):
     mass = mass.to(forces)
     check_positive_definite(mass)
     x = _initial_state(initial_state, forces, 2 * k)
-    acceleration = torch.linalg.solve(mass.unsqueeze(-3), forces.unsqueeze(-1)).squeeze(-1)
+    acceleration = _solve_rows(mass, forces)
     zero = torch.zeros_like(acceleration[..., :1, :])
     # Position updates use the velocity before that frame's acceleration.
     velocity = x[..., None, k:] + torch.cat([zero, acceleration[..., :-1, :].cumsum(-2)], -2)
