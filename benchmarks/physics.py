@@ -151,7 +151,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resolution", type=int, default=71, help="default face resolution (71: ~5,600 vertices)")
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=256, help="rollout batch")
+    parser.add_argument(
+        "--force-batch", type=int, nargs="+", default=[256, 8192],
+        help="frames per call in the generalized-force benchmark (a GPU is launch-bound at small batch)",
+    )
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -165,7 +169,9 @@ def main():
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "generalized_force": generalized_force_benchmark(face, reduced, device, args.repeats, args.batch),
+        "generalized_force": [
+            generalized_force_benchmark(face, reduced, device, args.repeats, batch) for batch in args.force_batch
+        ],
         "rollout": rollout_benchmark(reduced, device, args.repeats, args.batch, args.frames, 1 / 30),
     }
     print(json.dumps(report, indent=2))

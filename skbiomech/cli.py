@@ -12,7 +12,7 @@ __all__ = ["main"]
 
 def _verify(args):
     from .face import default_face_model
-    from .physics._verify import verify_reduction
+    from .physics import verify_reduction
 
     start = time.perf_counter()
     print(f"Building the default face model (resolution={args.resolution})...", file=sys.stderr)

@@ -27,6 +27,7 @@ from ._rollout import (
     quasistatic_rollout,
     rollout,
 )
+from ._verify import verification_activations, verify_reduction
 
 __all__ = [
     "DYNAMICS",
@@ -51,4 +52,6 @@ __all__ = [
     "simulate_cartesian",
     "stable_substeps",
     "state_matrices",
+    "verification_activations",
+    "verify_reduction",
 ]

@@ -4,7 +4,7 @@ import scipy.sparse.linalg as spla
 
 from skbiomech.face import default_face_model, project_to_blendshapes
 from skbiomech.physics import muscle_vertex_forces, simulate_cartesian
-from skbiomech.physics._verify import verify_reduction
+from skbiomech.physics import verify_reduction
 
 
 @pytest.fixture(scope="module")
