@@ -18,18 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from ._facs import FACS_AU_MUSCLES
 from ._model import FaceModel
-from ._skin import mesh_edges, skin_stiffness, vertex_areas
+from ._skin import SkinMaterial, skin_from_mesh
 
 __all__ = ["default_face_model"]
 
 _HALF_WIDTH = 7.0
 _Y_RANGE = (-11.0, 9.0)
-_SKIN_DENSITY = 1.0  # g / cm^2 (skin plus subcutaneous tissue)
-_SPRING_STIFFNESS = 3000.0  # g / s^2 per edge
-_BENDING_RIGIDITY = 500.0
-_ATTACHMENT = (1500.0, 6000.0)  # (tangential, normal) g / (s^2 cm^2)
-_DAMPING = (20.0, 0.005)  # Rayleigh (alpha [1/s], beta [s])
 
 
 def _bump(x, y, cx, cy, sx, sy):
@@ -94,29 +90,12 @@ _MUSCLES = (
     _Muscle("jaw_depressor", "sheet", (0.0, -6.6), (3.0, 1.8), (0.0, -13.0, 3.0), 1.2, bilateral=False),
 )  # fmt: skip
 
-_AU_MUSCLES = {
-    "AU01": ("frontalis_medialis",),
-    "AU02": ("frontalis_lateralis",),
-    "AU04": ("corrugator_supercilii", "depressor_supercilii", "procerus"),
-    "AU05": ("levator_palpebrae_superioris",),
-    "AU06": ("orbicularis_oculi_orbitalis",),
-    "AU07": ("orbicularis_oculi_palpebralis",),
-    "AU09": ("levator_labii_superioris_alaeque_nasi",),
-    "AU10": ("levator_labii_superioris",),
-    "AU11": ("zygomaticus_minor",),
-    "AU12": ("zygomaticus_major",),
-    "AU13": ("levator_anguli_oris",),
-    "AU14": ("buccinator",),
-    "AU15": ("depressor_anguli_oris",),
-    "AU16": ("depressor_labii_inferioris",),
-    "AU17": ("mentalis",),
-    "AU20": ("risorius",),
+# FACS, with orbicularis oris split so that AU23 and AU24 have their own
+# blendshapes; incisivii labii (AU18) is not modelled.
+_AU_MUSCLES = {au: muscles for au, muscles in FACS_AU_MUSCLES.items() if au != "AU18"} | {
     "AU22": ("orbicularis_oris_marginalis", "orbicularis_oris_peripheralis"),
     "AU23": ("orbicularis_oris_marginalis",),
     "AU24": ("orbicularis_oris_peripheralis",),
-    "AU25": ("depressor_labii_inferioris",),
-    "AU26": ("jaw_depressor",),
-    "AU27": ("jaw_depressor",),
 }
 
 _REGIONS = ("forehead", "brows", "eyes", "nose", "cheeks", "lips", "chin")
@@ -220,13 +199,7 @@ def default_face_model(resolution=51):
             f"resolution must be at least 15 vertices across the face; got {resolution}."
         )
     vertices, triangles, spacing = _grid_mesh(int(resolution))
-    edges = mesh_edges(triangles)
-    areas = vertex_areas(vertices, triangles)
-    spring_stiffness = np.full(len(edges), _SPRING_STIFFNESS)
-    attachment = areas[:, None] * np.asarray(_ATTACHMENT)[None, :]
-    stiffness, _ = skin_stiffness(
-        vertices, triangles, edges, spring_stiffness, _BENDING_RIGIDITY, attachment
-    )
+    skin, stiffness = skin_from_mesh(vertices, triangles, SkinMaterial())
 
     names, kinds, anchors, weights, peaks = [], [], [], [], []
     sided = {}  # side-free muscle name -> its names in the model
@@ -261,22 +234,17 @@ def default_face_model(resolution=51):
     }
 
     return FaceModel(
-        vertices,
-        triangles,
-        blendshapes,
-        names,
-        _SKIN_DENSITY * areas,
-        edges,
-        spring_stiffness,
-        _BENDING_RIGIDITY,
-        attachment,
-        names,
-        unit_distribution * strength[None, :],
-        kinds,
-        anchors,
-        au_muscles,
-        damping=_DAMPING,
+        vertices=vertices,
+        triangles=triangles,
+        blendshapes=blendshapes,
+        blendshape_names=names,
+        muscle_names=names,
+        distribution=unit_distribution * strength[None, :],
+        muscle_kinds=kinds,
+        muscle_anchors=anchors,
+        au_muscles=au_muscles,
         vertex_regions=_regions(vertices),
         region_names=_REGIONS,
         name=f"default(resolution={resolution})",
+        **skin,
     )

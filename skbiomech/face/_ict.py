@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._default import _ATTACHMENT, _BENDING_RIGIDITY, _DAMPING, _SKIN_DENSITY, _SPRING_STIFFNESS
 from ._model import FaceModel
-from ._skin import mesh_edges, skin_stiffness, vertex_areas, vertex_normals
+from ._skin import SkinMaterial, skin_from_mesh, vertex_normals
 
 __all__ = ["load_ict_facekit"]
 
@@ -368,13 +367,7 @@ def load_ict_facekit(path, region="face"):
     del shapes
 
     # Skin mechanics exactly as the procedural default face builds them.
-    edges = mesh_edges(triangles)
-    areas = vertex_areas(vertices, triangles)
-    spring_stiffness = np.full(len(edges), _SPRING_STIFFNESS)
-    attachment = areas[:, None] * np.asarray(_ATTACHMENT)[None, :]
-    stiffness, _ = skin_stiffness(
-        vertices, triangles, edges, spring_stiffness, _BENDING_RIGIDITY, attachment
-    )
+    skin, stiffness = skin_from_mesh(vertices, triangles, SkinMaterial())
 
     muscles, au_muscles = _muscle_areas(blendshapes, names, vertices)
     normals = vertex_normals(vertices, triangles)
@@ -396,21 +389,16 @@ def load_ict_facekit(path, region="face"):
     distribution = weights / np.abs(response).max(axis=0)
 
     return FaceModel(
-        vertices,
-        triangles,
-        blendshapes,
-        names,
-        _SKIN_DENSITY * areas,
-        edges,
-        spring_stiffness,
-        _BENDING_RIGIDITY,
-        attachment,
-        muscle_names,
-        distribution,
-        [m[1] for m in muscles],
-        anchors,
-        au_muscles,
-        damping=_DAMPING,
+        vertices=vertices,
+        triangles=triangles,
+        blendshapes=blendshapes,
+        blendshape_names=names,
+        muscle_names=muscle_names,
+        distribution=distribution,
+        muscle_kinds=[m[1] for m in muscles],
+        muscle_anchors=anchors,
+        au_muscles=au_muscles,
         name=f"ict-facekit({region})",
         notice=_notice(folder),
+        **skin,
     )

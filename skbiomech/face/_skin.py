@@ -12,6 +12,8 @@ out of its plane and wrinkles at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,6 +26,9 @@ __all__ = [
     "edge_spring_stiffness",
     "bending_stiffness",
     "attachment_stiffness",
+    "skin_stiffness",
+    "SkinMaterial",
+    "skin_from_mesh",
 ]
 
 
@@ -173,3 +178,63 @@ def skin_stiffness(vertices, triangles, edges, spring_stiffness, bending_rigidit
     ).tocsr()
     total = (edge_spring_stiffness(vertices, edges, spring_stiffness) + linear).tocsr()
     return total, linear
+
+
+@dataclass(frozen=True)
+class SkinMaterial:
+    """Material constants of the skin, in centimetres, grams and seconds.
+
+    Attributes
+    ----------
+    density : float, default=1.0
+        Areal density of skin plus subcutaneous tissue (g/cm²).
+    spring_stiffness : float, default=3000.0
+        Stiffness of each edge spring (g/s²).
+    bending_rigidity : float, default=500.0
+        Coefficient of the bending energy (see :func:`bending_stiffness`).
+    attachment : tuple of float, default=(1500.0, 6000.0)
+        (tangential, normal) attachment stiffness per unit area (g/(s² cm²)).
+    damping : tuple of float, default=(20.0, 0.005)
+        Rayleigh ``(alpha [1/s], beta [s])``.
+    """
+
+    density: float = 1.0
+    spring_stiffness: float = 3000.0
+    bending_rigidity: float = 500.0
+    attachment: tuple = (1500.0, 6000.0)
+    damping: tuple = (20.0, 0.005)
+
+
+def skin_from_mesh(vertices, triangles, material=SkinMaterial()):
+    """Skin mechanics of a triangle mesh, as :class:`FaceModel` keyword arguments.
+
+    Every mesh edge is a spring; masses and attachment springs are lumped on
+    the vertex areas.
+
+    Returns
+    -------
+    fields : dict
+        ``masses``, ``spring_edges``, ``spring_stiffness``,
+        ``bending_rigidity``, ``attachment_stiffness`` and ``damping``.
+    stiffness : scipy.sparse.csr_matrix of shape (3N, 3N)
+        The linearized stiffness those fields give.
+    """
+    edges = mesh_edges(triangles)
+    areas = vertex_areas(vertices, triangles)
+    fields = dict(
+        masses=material.density * areas,
+        spring_edges=edges,
+        spring_stiffness=np.full(len(edges), float(material.spring_stiffness)),
+        bending_rigidity=float(material.bending_rigidity),
+        attachment_stiffness=areas[:, None] * np.asarray(material.attachment, dtype=float)[None, :],
+        damping=tuple(material.damping),
+    )
+    stiffness, _ = skin_stiffness(
+        vertices,
+        triangles,
+        edges,
+        fields["spring_stiffness"],
+        fields["bending_rigidity"],
+        fields["attachment_stiffness"],
+    )
+    return fields, stiffness

@@ -12,7 +12,7 @@ import pytest
 
 from skbiomech.face import BP4D_AUS, DISFA_AUS, FaceModel
 from skbiomech.face import _ict
-from skbiomech.face._default import _ATTACHMENT, _SKIN_DENSITY
+from skbiomech.face._skin import SkinMaterial
 from skbiomech.face._ict import load_ict_facekit
 
 ICT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "ict-facekit"
@@ -102,8 +102,8 @@ def test_masses_and_attachment_follow_vertex_areas(ict, region):
     face = ict(region)
     areas = face.vertex_areas
     assert np.all(face.masses > 0)
-    np.testing.assert_allclose(face.masses, _SKIN_DENSITY * areas)
-    np.testing.assert_allclose(face.attachment_stiffness, areas[:, None] * np.asarray(_ATTACHMENT))
+    np.testing.assert_allclose(face.masses, SkinMaterial().density * areas)
+    np.testing.assert_allclose(face.attachment_stiffness, areas[:, None] * np.asarray(SkinMaterial().attachment))
     # A face is a few hundred cm^2: centimetres, not metres or millimetres.
     assert 200.0 < areas.sum() < 1500.0
 
