@@ -107,6 +107,12 @@ class ReducedDynamics(nn.Module):
         self._cache = {}
         return super()._apply(fn, *args, **kwargs)
 
+    def __getstate__(self):
+        # Cached transitions may live on a GPU; rebuild them after unpickling.
+        state = super().__getstate__()
+        state["_cache"] = {}
+        return state
+
     def extra_repr(self):
         return (
             f"dynamics={self.dynamics!r}, integrator={self.integrator!r}, hold={self.hold!r}, "

@@ -106,7 +106,8 @@ def linear_rollout(forces, step, initial_state=None):
     if phi.ndim == 2:
         # One system for the whole batch: a 2-D GEMM per frame is the fast path.
         batch = x.shape[:-1]
-        x, drive, phi_t = x.reshape(-1, n_state), drive.reshape(-1, n_steps, n_state), phi.T.contiguous()
+        x, phi_t = x.reshape(-1, n_state), phi.T.contiguous()
+        drive = drive.reshape(x.shape[0], n_steps, n_state)
         states = [x]
         for t in range(n_steps):
             x = torch.addmm(drive[:, t], x, phi_t)
@@ -317,7 +318,8 @@ def rollout(
         )  # fmt: skip
     else:
         step = discretize(mass.to(forces), stiffness.to(forces), damping.to(forces), dt, hold=hold)
-        if integrator == "impulse" and not return_states:
+        # A per-sample system has no shared response matrix; the recurrence is identical.
+        if integrator == "impulse" and not return_states and step.phi.ndim == 2:
             response = impulse_response_matrix(step, forces.shape[-2])
             return impulse_rollout(forces, response, initial_state)
         states = linear_rollout(forces, step, initial_state)

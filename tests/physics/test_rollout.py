@@ -202,14 +202,16 @@ def test_gradcheck(dynamics, integrator):
 
 
 @pytest.mark.parametrize("batch", [(0,), (1,), (2,), (2, 3)])
+@pytest.mark.parametrize("n_frames", [1, 7])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_shapes_and_dtypes(batch, dtype):
-    forces = torch.randn(*batch, 7, 3, dtype=dtype)
+def test_shapes_and_dtypes(batch, n_frames, dtype):
+    forces = torch.randn(*batch, n_frames, 3, dtype=dtype)
     for dynamics in DYNAMICS:
-        c = rollout(forces, *_system(dtype), DT, dynamics=dynamics)
-        assert c.shape == forces.shape and c.dtype == dtype
+        for integrator in ("exact", "impulse"):
+            c = rollout(forces, *_system(dtype), DT, dynamics=dynamics, integrator=integrator)
+            assert c.shape == forces.shape and c.dtype == dtype
     states = rollout(forces, *_system(dtype), DT, return_states=True)
-    assert states.shape == (*batch, 7, 6)
+    assert states.shape == (*batch, n_frames, 6)
 
 
 def test_batched_mass_matrices():
@@ -293,6 +295,18 @@ def test_module_region_masses(small_reduced):
     assert not torch.allclose(out[1], out[0])
 
 
+def test_module_pickles_without_its_cache(small_reduced):
+    import pickle
+
+    decoder = ReducedDynamics(small_reduced, integrator="impulse")
+    x = torch.rand(2, 5, small_reduced.n_muscles)
+    expected = decoder(x)
+    assert decoder._cache
+    loaded = pickle.loads(pickle.dumps(decoder))
+    assert loaded._cache == {} and decoder._cache
+    torch.testing.assert_close(loaded(x), expected)
+
+
 def test_module_state_dict_round_trip(small_reduced):
     decoder = ReducedDynamics(small_reduced)
     other = ReducedDynamics(small_reduced)
@@ -320,3 +334,12 @@ def test_module_on_cuda_matches_cpu(small_reduced):
     got = decoder.to("cuda")(activations.to("cuda"))
     assert got.device.type == "cuda"
     torch.testing.assert_close(got.cpu(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_impulse_with_per_sample_mass_equals_exact(small_reduced):
+    decoder = ReducedDynamics(small_reduced, integrator="impulse")
+    exact = ReducedDynamics(small_reduced)
+    scales = torch.rand(3, len(small_reduced.region_names), dtype=torch.float64) + 0.5
+    activations = torch.rand(3, 6, small_reduced.n_muscles, dtype=torch.float64)
+    masses = decoder.region_mass(scales)
+    torch.testing.assert_close(decoder(activations, mass=masses), exact(activations, mass=masses))
