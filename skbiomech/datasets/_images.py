@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
+from .._io import atomic_write
 from ._render import render_faces
 
 __all__ = ["identity_offset", "render_dataset_images"]
@@ -35,14 +32,8 @@ def identity_offset(face, seed):
 def _write_png(array, path):
     from PIL import Image
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(array).save(handle, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        Image.fromarray(array).save(handle, format="PNG")
 
 
 def render_dataset_images(face, frames, coefficients, poses, subjects, *, size=112, folder=None, chunk=512):

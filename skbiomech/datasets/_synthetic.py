@@ -257,8 +257,10 @@ def make_synthetic_au_dataset(
     >>> data = make_synthetic_au_dataset(n_subjects=3, n_sequences=2, sequence_length=50, random_state=0)
     >>> data.frames.shape[0], list(data.labels.columns[:3])
     (300, ['AU01', 'AU02', 'AU04'])
-    >>> data.frames[["subject", "sequence", "frame"]].iloc[0].tolist()
-    ['S01', 'T1', 0]
+    >>> data.frames[["subject", "sequence", "frame"]].head(2)
+      subject sequence  frame
+    0     S01       T1      0
+    1     S01       T1      1
     """
     lengths = _check_options(
         n_subjects, n_sequences, sequence_length, fps, coefficient_noise, label_noise, head_motion, simulator

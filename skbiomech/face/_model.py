@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from .._checks import as_float_array, check_finite, check_shape
+from .._io import atomic_write
 from ._facs import au_name
 from ._skin import skin_stiffness, vertex_areas, vertex_normals
 
@@ -421,14 +420,8 @@ class FaceModel:
         }
         arrays["meta"] = np.array(json.dumps(meta))
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez_compressed(handle, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as handle:
+            np.savez_compressed(handle, **arrays)
 
     @classmethod
     def load(cls, path):
