@@ -24,6 +24,7 @@ from ..face import BP4D_AUS, DISFA_AUS, au_name, default_face_model, project_to_
 from ..face._model import FaceModel
 from ..physics import reduce_face_model, rollout, simulate_cartesian
 from ._events import BASE_RATES, DISFA_BASE_RATES, au_intensities, plan_event_rates
+from ._images import render_dataset_images
 
 
 __all__ = ["make_synthetic_au_dataset", "subject_face_model"]
@@ -332,8 +333,6 @@ def make_synthetic_au_dataset(
     )
     subjects = pd.DataFrame(subject_rows).set_index("subject")
     if images is not None:
-        from ._images import render_dataset_images  # TEMP
-
         frames["image"] = render_dataset_images(
             face, frames, np.concatenate([t[7] for t in tables]), np.concatenate([t[6] for t in tables]),
             subjects, size=image_size, folder=None if images == "memory" else Path(images),

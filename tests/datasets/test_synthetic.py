@@ -155,3 +155,26 @@ def test_bad_arguments(small_face, kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         make_synthetic_au_dataset(**args)
+
+
+def test_images_in_memory(small_face):
+    data = make_synthetic_au_dataset(
+        n_subjects=2, n_sequences=1, sequence_length=6, face=small_face, images="memory", image_size=32, random_state=0
+    )
+    images = data.frames["image"]
+    assert len(images) == 12 and all(image.shape == (32, 32, 3) and image.dtype == np.uint8 for image in images)
+    # Subjects differ in skin tone, lighting and identity.
+    assert not np.array_equal(images.iloc[0], images.iloc[6])
+
+
+def test_images_written_to_a_cache_folder(small_face, tmp_path):
+    folder = tmp_path / "cache"
+    data = make_synthetic_au_dataset(
+        n_subjects=1, n_sequences=2, sequence_length=3, face=small_face, images=folder, image_size=32, random_state=0
+    )
+    paths = data.frames["image"].tolist()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.rsplit("/", 1)[-1] for p in paths)
+    assert paths[0].endswith("S01_T1_00000.png")
+    from PIL import Image
+
+    assert np.asarray(Image.open(paths[0])).shape == (32, 32, 3)
