@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..face._facs import BP4D_AUS, au_name
-from ._image_paths import image_column, resolve_image_dir
+from ._layout import image_column, label_folder, resolve_image_dir
 
 __all__ = ["load_bp4d"]
 
@@ -122,14 +122,9 @@ def load_bp4d(
     1   1.0   0.0   1.0
     """
     root = Path(root)
-    label_dir = root / _LABEL_DIR
-    if not root.is_dir():
-        raise FileNotFoundError(f"BP4D root {str(root)!r} is not a folder.")
-    if not label_dir.is_dir():
-        raise FileNotFoundError(
-            f"no label folder {str(label_dir)!r}; root must hold AUCoding/AU_OCC "
-            "with one {subject}_{task}.csv per sequence."
-        )
+    label_dir = label_folder(
+        root, _LABEL_DIR, "BP4D", "AUCoding/AU_OCC with one {subject}_{task}.csv per sequence"
+    )
     aus = BP4D_AUS if aus is None else _unique_aus(aus)
     files = _select_files(label_dir, subjects, tasks)
     images = resolve_image_dir(root, image_dir, "img")

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..face._facs import DISFA_AUS, au_name
-from ._image_paths import image_column, resolve_image_dir
+from ._layout import image_column, label_folder, resolve_image_dir
 
 __all__ = ["DISFA_CODED_AUS", "load_disfa"]
 
@@ -129,14 +129,7 @@ def load_disfa(
     1   0.0   1.0
     """
     root = Path(root)
-    label_dir = root / _LABEL_DIR
-    if not root.is_dir():
-        raise FileNotFoundError(f"DISFA root {str(root)!r} is not a folder.")
-    if not label_dir.is_dir():
-        raise FileNotFoundError(
-            f"no label folder {str(label_dir)!r}; root must hold {_LABEL_DIR}/SNxxx/"
-            "SNxxx_au{N}.txt."
-        )
+    label_dir = label_folder(root, _LABEL_DIR, "DISFA", f"{_LABEL_DIR}/SNxxx/SNxxx_au{{N}}.txt")
     aus = DISFA_AUS if aus is None else _check_aus(aus)
     if (
         not isinstance(threshold, numbers.Real)

@@ -1,4 +1,4 @@
-"""Face-image paths for the frames of a loaded dataset (shared by loaders)."""
+"""Dataset folder layout shared by the loaders: the label folder and image paths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["resolve_image_dir", "image_column"]
+__all__ = ["label_folder", "resolve_image_dir", "image_column"]
+
+
+def label_folder(root, relative, dataset, layout):
+    """``root / relative`` after checking both exist, naming the expected layout."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{dataset} root {str(root)!r} is not a folder.")
+    folder = root / relative
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no label folder {str(folder)!r}; root must hold {layout}.")
+    return folder
 
 
 def resolve_image_dir(root, image_dir, default_name):
