@@ -14,6 +14,7 @@ from ._reduction import (
     check_mass_matrix,
     generalized_force_per_vertex,
     reduce_face_model,
+    unit_reduced_model,
 )
 from ._rollout import (
     DYNAMICS,
@@ -52,6 +53,7 @@ __all__ = [
     "simulate_cartesian",
     "stable_substeps",
     "state_matrices",
+    "unit_reduced_model",
     "verification_activations",
     "verify_reduction",
 ]

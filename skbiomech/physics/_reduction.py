@@ -21,6 +21,7 @@ __all__ = [
     "reduce_face_model",
     "check_mass_matrix",
     "generalized_force_per_vertex",
+    "unit_reduced_model",
 ]
 
 
@@ -188,3 +189,45 @@ def generalized_force_per_vertex(forces, blendshapes, distribution):
         )
     vertex_forces = np.einsum("nm,...md->...nd", distribution, forces)
     return np.einsum("knd,...nd->...k", blendshapes, vertex_forces)
+
+
+def unit_reduced_model(names, *, natural_frequency=5.0, damping_ratio=0.5):
+    """A face-free reduced model: each coordinate a unit-mass damped oscillator.
+
+    For data with no face model behind it (plain arrays), every input column
+    is a generalized coordinate driven by its own scalar force, with unit
+    mass, stiffness ``w^2`` and damping ``2 zeta w`` (``w`` in rad/s). The
+    activation operator is ``w^2 I``, so a constant activation ``a`` settles
+    at coordinate ``a``, as on a face model whose blendshapes are muscle
+    responses.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Names of the coordinates (also used as "muscle" names).
+    natural_frequency : float, default=5.0
+        In Hz.
+    damping_ratio : float, default=0.5
+
+    Returns
+    -------
+    ReducedModel
+        With an empty ``force_vector`` (vector forces need a face).
+    """
+    k = len(names)
+    if k == 0:
+        raise ValueError("A reduced model needs at least one coordinate.")
+    omega = 2 * np.pi * natural_frequency
+    eye = np.eye(k)
+    return ReducedModel(
+        mass=eye,
+        stiffness=omega**2 * eye,
+        damping=2 * damping_ratio * omega * eye,
+        force_vector=np.zeros((k, 0)),
+        force_activation=omega**2 * eye,
+        region_masses=eye[None],
+        paper_mass=0.5 * eye,
+        blendshape_names=tuple(names),
+        muscle_names=tuple(names),
+        region_names=("all",),
+    )
