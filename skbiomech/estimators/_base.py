@@ -211,31 +211,29 @@ class BiomechEstimatorMixin:
         if self.encoder == "meshconv" and self.face_ is None:
             raise ValueError("encoder='meshconv' needs a face model (face='default' or a FaceModel).")
         batch, y, index, _ = self._batches(data, labels, training=True)
-        scale = data.coefficients.std(axis=0)
-        module_params = dict(
-            reduced=reduced,
-            n_aus=n_aus,
-            inputs=inputs,
-            n_image_features=getattr(self, "n_image_features_", 0),
+        self.module_config_ = dict(
+            n_aus=int(n_aus),
+            inputs=list(inputs),
+            n_image_features=int(getattr(self, "n_image_features_", 0)),
             encoder=self.encoder,
-            face=self.face_ if self.encoder == "meshconv" else None,
             context=2 * self.window + 1,
-            hidden_size=self.hidden_size,
-            latent_size=self.latent_size,
+            hidden_size=int(self.hidden_size),
+            latent_size=int(self.latent_size),
             force_model=self.force_model,
             dynamics=self.dynamics,
             mass=self.mass,
             dt=1.0 / self.fps,
+        )
+        scale = data.coefficients.std(axis=0)
+        standardization = dict(
             coefficient_mean=data.coefficients.mean(axis=0),
             coefficient_scale=np.where(scale > 1e-6, scale, 1.0),
         )
-        if data.features is not None and getattr(self, "n_image_features_", 0):
+        if data.features is not None and self.module_config_["n_image_features"]:
             fscale = data.features.std(axis=0)
-            module_params.update(feature_mean=data.features.mean(axis=0), feature_scale=np.where(fscale > 1e-6, fscale, 1.0))
-        routed = self._routed_params()
-        for key in list(routed):
-            if key.startswith("module__"):
-                module_params[key[len("module__"):]] = routed.pop(key)
+            standardization.update(
+                feature_mean=data.features.mean(axis=0), feature_scale=np.where(fscale > 1e-6, fscale, 1.0)
+            )
         split = self._train_split(data, batch, y, index)
         train_split = None
         if split is not None:
@@ -246,11 +244,31 @@ class BiomechEstimatorMixin:
             # One folder per fit: parallel GridSearchCV fits never share files.
             checkpoint_dir = tempfile.mkdtemp(prefix="fit-", dir=self.checkpoint_dir)
         self.checkpoint_dir_ = checkpoint_dir
-        net = _BiomechNet(
+        net = self._build_net(standardization, train_split, checkpoint_dir)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seed)
+            net.fit(batch, y)
+        self.net_ = net
+        self.history_ = net.history
+        return self
+
+    def _build_net(self, standardization, train_split=None, checkpoint_dir=None):
+        """The skorch net around a BiomechNetwork configured by ``module_config_``."""
+        module_params = dict(
+            self.module_config_,
+            reduced=self.reduced_,
+            face=self.face_ if self.encoder == "meshconv" else None,
+            **standardization,
+        )
+        routed = self._routed_params()
+        for key in list(routed):
+            if key.startswith("module__"):
+                module_params[key[len("module__"):]] = routed.pop(key)
+        return _BiomechNet(
             module=BiomechNetwork,
             criterion=BiomechLoss,
             criterion__lambda_3d=self.lambda_3d,
-            criterion__lambda_au=self.lambda_au if n_aus else 0.0,
+            criterion__lambda_au=self.lambda_au if self.module_config_["n_aus"] else 0.0,
             criterion__lambda_clean=self.lambda_clean,
             criterion__lambda_smooth=self.lambda_smooth,
             criterion__center=self.window,
@@ -266,12 +284,6 @@ class BiomechEstimatorMixin:
             **{f"module__{k}": v for k, v in module_params.items()},
             **routed,
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed)
-            net.fit(batch, y)
-        self.net_ = net
-        self.history_ = net.history
-        return self
 
     # -- inference ------------------------------------------------------------
     def _infer(self, data):

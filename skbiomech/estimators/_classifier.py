@@ -17,6 +17,7 @@ from ..nn._network import HEAD_INPUTS
 from ._base import BiomechEstimatorMixin
 from ._force import _store
 from ._frames import parse_labels
+from ._persist import WeightsMixin
 
 __all__ = ["BiomechAUClassifier"]
 
@@ -38,7 +39,7 @@ def _tune_thresholds(probabilities, labels):
     return thresholds
 
 
-class BiomechAUClassifier(BiomechEstimatorMixin, ClassifierMixin, BaseEstimator):
+class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Detect action units from muscle forces, positions and image features.
 
     The physics branch of :class:`BlendshapeODEForceEstimator` plus an AU

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BiomechEstimatorMixin
 from ._frames import parse_labels
+from ._persist import WeightsMixin
 
 __all__ = ["BlendshapeODEForceEstimator"]
 
@@ -20,7 +21,7 @@ def _store(estimator, params, kwargs):
     vars(estimator).update(kwargs)
 
 
-class BlendshapeODEForceEstimator(BiomechEstimatorMixin, TransformerMixin, BaseEstimator):
+class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, TransformerMixin, BaseEstimator):
     """Estimate muscle forces from blendshape coefficients through the facial ODE.
 
     An encoder maps each frame (with ``window`` neighbours on each side) to a

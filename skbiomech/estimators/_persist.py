@@ -1,0 +1,142 @@
+"""Weights-only persistence: save and load a fitted estimator without pickled code.
+
+``joblib.dump`` stores the whole estimator but loading it runs arbitrary
+code from the file. ``save_weights`` writes only tensors and plain values
+(``torch.save``), and ``load_weights`` reads them back with
+``torch.load(weights_only=True)``, which refuses anything else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._io import atomic_write
+from ..physics import unit_reduced_model
+from ._base import resolve_device
+
+__all__ = ["WeightsMixin"]
+
+_FORMAT = 1
+_PLAIN = (bool, int, float, str, type(None))
+_FITTED = ("coefficient_names_", "module_config_", "n_features_in_", "aus_", "thresholds_", "n_image_features_")
+
+
+def _plain(value):
+    """``value`` as plain Python (lists, numbers, strings), or raise TypeError."""
+    if isinstance(value, np.generic):  # before _PLAIN: np.float64 subclasses float
+        return value.item()
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    raise TypeError(type(value).__name__)
+
+
+class WeightsMixin:
+    """``save_weights`` / ``load_weights`` for the physics estimators."""
+
+    def save_weights(self, path):
+        """Save the fitted weights and configuration to ``path`` (no pickled code).
+
+        Parameters that are objects (a custom face, callbacks, the optimizer
+        class) are not stored: pass the face again to :meth:`load_weights`;
+        the optimizer is stored by name when it is one of ``torch.optim``.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> from skbiomech.estimators import BlendshapeODEForceEstimator
+        >>> from skbiomech.datasets import make_synthetic_au_dataset
+        >>> from skbiomech.face import default_face_model
+        >>> face = default_face_model(resolution=21)
+        >>> data = make_synthetic_au_dataset(n_subjects=1, n_sequences=1, sequence_length=20, face=face, random_state=0)
+        >>> model = BlendshapeODEForceEstimator(face, max_epochs=1, random_state=0).fit(data.frames)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     model.save_weights(os.path.join(folder, "forces.pt"))
+        ...     again = BlendshapeODEForceEstimator.load_weights(os.path.join(folder, "forces.pt"), face=face)
+        >>> bool((again.transform(data.frames) == model.transform(data.frames)).all())
+        True
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "net_")
+        params = {}
+        for key, value in self.get_params(deep=False).items():
+            if key == "face":
+                continue
+            if key == "optimizer":
+                value = value.__name__ if getattr(torch.optim, value.__name__, None) is value else None
+            try:
+                params[key] = _plain(value)
+            except TypeError:
+                continue  # objects (callbacks): not stored, defaults on load
+        fitted = {key: _plain(getattr(self, key)) for key in _FITTED if hasattr(self, key)}
+        if hasattr(self, "classes_"):
+            fitted["classes_"] = _plain(self.classes_)
+            fitted["_binary"] = bool(self._binary)
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = _plain(self.feature_names_in_)
+        payload = {
+            "format": _FORMAT,
+            "estimator": type(self).__name__,
+            "face_free": self.face_ is None,
+            "params": params,
+            "fitted": fitted,
+            "state_dict": {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()},
+        }
+        with atomic_write(path) as handle:
+            torch.save(payload, handle)
+
+    @classmethod
+    def load_weights(cls, path, *, face="default", device="cpu"):
+        """Rebuild a fitted estimator from :meth:`save_weights` output.
+
+        Parameters
+        ----------
+        path : str or path-like
+        face : "default" or FaceModel, default="default"
+            The face model it was trained with (ignored for face-free models).
+        device : str, default="cpu"
+
+        Returns
+        -------
+        estimator : fitted estimator of this class
+        """
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a skbiomech weights file (format {_FORMAT}).")
+        if payload["estimator"] != cls.__name__:
+            raise ValueError(f"{path} holds a {payload['estimator']}, not a {cls.__name__}.")
+        params = dict(payload["params"], device=device)
+        if isinstance(params.get("optimizer"), str):
+            params["optimizer"] = getattr(torch.optim, params["optimizer"])
+        else:
+            params.pop("optimizer", None)
+        for key in ("inputs",):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        estimator = cls(face=None if payload["face_free"] else face, **params)
+        fitted = payload["fitted"]
+        for key, value in fitted.items():
+            setattr(estimator, key, np.asarray(value) if key in ("classes_", "thresholds_", "feature_names_in_") else value)
+        estimator.face_, estimator.reduced_ = estimator._face_and_reduced()
+        if estimator.face_ is None:
+            estimator.reduced_ = unit_reduced_model(estimator.coefficient_names_)
+        elif list(estimator.face_.blendshape_names) != list(estimator.coefficient_names_):
+            raise ValueError(
+                f"{path} was trained on a face with {len(estimator.coefficient_names_)} blendshapes "
+                f"({estimator.coefficient_names_[:3]}...); pass that face model as face=."
+            )
+        estimator.device_ = resolve_device(device)
+        estimator._seed = 0
+        net = estimator._build_net({})
+        net.initialize()
+        try:
+            net.module_.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"{path} does not fit this estimator's network: {exc}") from None
+        estimator.net_, estimator.history_, estimator.checkpoint_dir_ = net, net.history, None
+        return estimator
