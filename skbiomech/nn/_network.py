@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..physics import ReducedDynamics, ReducedModel
+from ._mesh import MeshConvEncoder
 
 __all__ = ["ENCODERS", "HEAD_INPUTS", "MASS_MODELS", "MLP", "BiomechNetwork"]
 
@@ -114,8 +115,6 @@ class BiomechNetwork(nn.Module):
         if encoder == "meshconv":
             if face is None:
                 raise ValueError("encoder='meshconv' needs a face model (the mesh to convolve on).")
-            from ._mesh import MeshConvEncoder
-
             self.mesh_encoder = MeshConvEncoder(face, latent_dim=latent_size)
             self.encoder = nn.Sequential(nn.ELU(), nn.Linear(self.context * latent_size, latent_size))
         else:
