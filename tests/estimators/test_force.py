@@ -57,6 +57,7 @@ def test_training_recovers_forces(small_face):
 @pytest.mark.parametrize(
     "options",
     [
+        dict(encoder="meshconv"),
         dict(force_model="vector"),
         dict(dynamics="quasistatic"),
         dict(dynamics="paper"),
