@@ -190,3 +190,22 @@ def test_gpu_training_loads_on_a_cpu_only_machine(small_face, dataset, tmp_path)
     )
     env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+def test_full_model_pipeline_with_image_features(small_face, tmp_path):
+    """The paper's full model: image features and physics in one Pipeline."""
+    from sklearn.pipeline import make_pipeline
+
+    from skbiomech.datasets import make_synthetic_au_dataset
+    from skbiomech.estimators import ImageFeatureTransformer
+
+    data = make_synthetic_au_dataset(
+        n_subjects=2, n_sequences=1, sequence_length=16, face=small_face, images="memory", image_size=32, random_state=0
+    )
+    pipe = make_pipeline(
+        ImageFeatureTransformer("resnet18", weights=None, image_size=32, cache_dir=tmp_path, random_state=0),
+        BiomechAUClassifier(small_face, inputs=("force", "position", "image"), **FAST),
+    )
+    pipe.fit(data.frames, data.labels)
+    assert pipe.predict(data.frames).shape == data.labels.shape
+    assert pipe[-1].n_image_features_ == 512
