@@ -20,33 +20,11 @@ import platform
 import time
 
 import torch
+from _timing import best_time  # noqa: E402  (benchmarks/ is on sys.path)
 from torch import nn
 
 from skbiomech.face import default_face_model
 from skbiomech.nn._mesh import MeshConvEncoder
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _best_time(fn, device, repeats, min_time=0.2):
-    """Best wall time of one call over ``repeats`` rounds, after a warm-up."""
-    fn()
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            _sync(device)
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        best = min(best, elapsed / calls)
-    return best
 
 
 def _throughput(module, inputs, device, repeats):
@@ -62,8 +40,8 @@ def _throughput(module, inputs, device, repeats):
 
     return {
         "parameters": sum(p.numel() for p in module.parameters()),
-        "forward_frames_per_s": round(batch / _best_time(forward, device, repeats)),
-        "forward_backward_frames_per_s": round(batch / _best_time(forward_backward, device, repeats)),
+        "forward_frames_per_s": round(batch / best_time(forward, device, repeats)),
+        "forward_backward_frames_per_s": round(batch / best_time(forward_backward, device, repeats)),
     }
 
 

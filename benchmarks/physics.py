@@ -21,36 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import numpy as np
 import torch
+from _timing import best_time  # noqa: E402  (benchmarks/ is on sys.path)
 
 from skbiomech.face import default_face_model
 from skbiomech.physics import ReducedDynamics, reduce_face_model, stable_substeps, state_matrices
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _best_time(fn, device, repeats, min_time=0.2):
-    """Best wall time of one call over ``repeats`` rounds, after a warm-up."""
-    fn()
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            _sync(device)
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        best = min(best, elapsed / calls)
-    return best
 
 
 def generalized_force_benchmark(face, reduced, device, repeats, batch):
@@ -79,9 +56,9 @@ def generalized_force_benchmark(face, reduced, device, repeats, batch):
 
     reference = eq9_vectorized()
     torch.testing.assert_close(with_operator(), reference, rtol=0, atol=1e-3 * reference.abs().max().item())
-    t_operator = _best_time(with_operator, device, repeats) / batch
-    t_vectorized = _best_time(eq9_vectorized, device, repeats) / batch
-    t_loop = _best_time(eq9_loop, torch.device("cpu"), 1, min_time=0.0)
+    t_operator = best_time(with_operator, device, repeats) / batch
+    t_vectorized = best_time(eq9_vectorized, device, repeats) / batch
+    t_loop = best_time(eq9_loop, torch.device("cpu"), 1, min_time=0.0)
     return {
         "n_vertices": face.n_vertices,
         "batch": batch,
@@ -105,13 +82,13 @@ def rollout_benchmark(reduced, device, repeats, batch, n_frames, dt):
     ):
         decoder = ReducedDynamics(reduced, dt=dt, **options).to(device)
         with torch.no_grad():
-            seconds = _best_time(lambda: decoder(activations), device, repeats)  # noqa: B023
+            seconds = best_time(lambda: decoder(activations), device, repeats)  # noqa: B023
         results[label] = frames / seconds
 
     # Training cost: forward + backward through the exact recurrence.
     decoder = ReducedDynamics(reduced, dt=dt, hold="first").to(device)
     trainable = activations.clone().requires_grad_()
-    results["exact_foh_forward_backward"] = frames / _best_time(
+    results["exact_foh_forward_backward"] = frames / best_time(
         lambda: decoder(trainable).square().mean().backward(), device, repeats
     )
 
@@ -139,7 +116,7 @@ def rollout_benchmark(reduced, device, repeats, batch, n_frames, dt):
         return odeint(vector_field, x0, times, method="euler", options={"step_size": dt / substeps})
 
     with torch.no_grad():
-        seconds = _best_time(with_torchdiffeq, device, max(1, repeats // 2))
+        seconds = best_time(with_torchdiffeq, device, max(1, repeats // 2))
     results["torchdiffeq_euler"] = frames / seconds
     figures["torchdiffeq_euler_substeps_per_frame"] = substeps
     figures["speedup_exact_zoh_vs_torchdiffeq"] = results["exact_zoh"] / results["torchdiffeq_euler"]

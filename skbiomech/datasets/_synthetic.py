@@ -26,7 +26,6 @@ from ..physics import reduce_face_model, rollout, simulate_cartesian
 from ._events import BASE_RATES, DISFA_BASE_RATES, au_intensities, plan_event_rates
 from ._images import render_dataset_images
 
-
 __all__ = ["make_synthetic_au_dataset", "subject_face_model"]
 
 _AU_SETS = {"bp4d": BP4D_AUS, "disfa": DISFA_AUS}

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupShuffleSplit
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names, check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler, ProgressBar
@@ -203,7 +202,6 @@ class BiomechEstimatorMixin:
         return (train_batch, None if y is None else y[train]), predefined_split(Dataset(valid_batch, valid_y))
 
     def _fit_network(self, data, labels, n_aus, inputs):
-        reduced = self.reduced_
         self._seed = int(check_random_state(self.random_state).randint(2**31))
         self.device_ = resolve_device(self.device)
         if self.force_model == "vector" and self.face_ is None:

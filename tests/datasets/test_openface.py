@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from skbiomech import _io
-
 from skbiomech.datasets._openface import read_openface_csv, read_openface_csvs, write_openface_csv
 
 # What OpenFace 2.0 FeatureExtraction writes (columns abridged): ", " separators,

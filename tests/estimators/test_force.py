@@ -2,13 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from estimator_settings import FAST
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from skbiomech.estimators import BlendshapeODEForceEstimator
-
-from estimator_settings import FAST
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skbiomech.face import BP4D_AUS, DISFA_AUS, FaceModel
-from skbiomech.face import _ict
-from skbiomech.face._skin import SkinMaterial
+from skbiomech.face import BP4D_AUS, DISFA_AUS, FaceModel, _ict
 from skbiomech.face._ict import load_ict_facekit
+from skbiomech.face._skin import SkinMaterial
 
 ICT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "ict-facekit"
 ICT_FOLDER = ICT_ROOT / "FaceXModel"

@@ -3,8 +3,7 @@ import pytest
 import scipy.sparse.linalg as spla
 
 from skbiomech.face import default_face_model, project_to_blendshapes
-from skbiomech.physics import muscle_vertex_forces, simulate_cartesian
-from skbiomech.physics import verify_reduction
+from skbiomech.physics import muscle_vertex_forces, simulate_cartesian, verify_reduction
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from skbiomech.physics import (
     rollout,
     stable_substeps,
 )
-from skbiomech.physics._discretize import substep_matrix, state_matrices
+from skbiomech.physics._discretize import state_matrices, substep_matrix
 
 DT = 0.05
 # Three independent oscillators (underdamped, lightly damped, near critical),
