@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 import tempfile
+import weakref
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,14 @@ from ._frames import context_index, make_windows, parse_frames
 __all__ = ["BiomechEstimatorMixin"]
 
 _ROUTED = ("module__", "optimizer__", "iterator_train__", "iterator_valid__", "callbacks__", "criterion__")
+
+
+_REDUCED = weakref.WeakKeyDictionary()  # FaceModel -> ReducedModel (face arrays are read-only)
+
+
+@lru_cache(maxsize=1)
+def _default_face():
+    return default_face_model()
 
 
 class _BiomechNet(NeuralNet):
@@ -103,12 +113,13 @@ class BiomechEstimatorMixin:
 
     # -- data -----------------------------------------------------------------
     def _face_and_reduced(self):
-        if isinstance(self.face, FaceModel):
-            return self.face, reduce_face_model(self.face)
-        if self.face == "default":
-            face = default_face_model()
-            return face, reduce_face_model(face)
-        return None, None
+        if self.face is None:
+            return None, None
+        face = _default_face() if isinstance(self.face, str) else self.face
+        # Grid searches fit the same face many times: reduce it once.
+        if face not in _REDUCED:
+            _REDUCED[face] = reduce_face_model(face)
+        return face, _REDUCED[face]
 
     def _check_unexpected_params(self):
         known = set(self._get_param_names())
@@ -304,6 +315,6 @@ class BiomechEstimatorMixin:
         return result
 
     def __getstate__(self):
-        state = dict(vars(self))
+        state = super().__getstate__()  # keeps scikit-learn's version stamp
         state.pop("_seed", None)
         return state
