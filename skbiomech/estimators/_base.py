@@ -25,6 +25,7 @@ from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from .._device import resolve_device
 from ..face import FaceModel, default_face_model
 from ..nn._losses import BiomechLoss
 from ..nn._network import ENCODERS, MASS_MODELS, BiomechNetwork
@@ -49,18 +50,6 @@ class _BiomechNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.criterion_(y_pred, y_true, X)
-
-
-def resolve_device(device):
-    """``"auto"`` -> cuda when available; a clear error for cuda without a GPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but PyTorch sees no CUDA GPU here; use device='cpu' or 'auto' "
-            "(or install a CUDA build of PyTorch on a machine with a GPU)."
-        )
-    return device
 
 
 class BiomechEstimatorMixin:

@@ -27,8 +27,9 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
 
+from .._device import resolve_device
 from .._io import atomic_write
-from ._backbones import build_backbone, check_backbone, resolve_device
+from ._backbones import build_backbone, check_backbone
 
 __all__ = ["ImageFeatureTransformer", "default_cache_dir"]
 

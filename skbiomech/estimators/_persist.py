@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._device import resolve_device
 from .._io import atomic_write
 from ..physics import unit_reduced_model
-from ._base import resolve_device
 
 __all__ = ["WeightsMixin"]
 
