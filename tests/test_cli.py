@@ -25,3 +25,18 @@ def test_bad_arguments_exit_with_a_message(capsys):
     assert "--frames must be at least 3" in capsys.readouterr().err
     assert main(["verify", "--resolution", "5"]) == 2
     assert "resolution must be at least 15" in capsys.readouterr().err
+
+
+def test_demo_writes_the_table_and_plots(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("SKBIOMECH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    code = main(
+        ["demo", "--out", str(out), "--subjects", "3", "--sequence-length", "40", "--folds", "3",
+         "--epochs", "1", "--image-size", "32", "--json"]
+    )  # fmt: skip
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert set(figures["f1"]) == {"geometry", "force", "position", "physics", "image", "physics+image"}
+    assert all(0 <= row["mean"] <= 1 for row in figures["f1"].values())
+    assert sorted(p.name for p in out.iterdir()) == ["f1_per_au.png", "forces_au12.png", "results.json", "table1.csv"]
