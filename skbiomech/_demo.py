@@ -68,7 +68,7 @@ def run_demo(
     n_subjects=9,
     sequence_length=(200, 300),
     n_folds=3,
-    max_epochs=30,
+    max_epochs=100,
     backbone="resnet18",
     image_size=64,
     random_state=0,
@@ -84,7 +84,7 @@ def run_demo(
         Frames per sequence (three sequences per subject).
     n_folds : int, default=3
         Subject-grouped folds.
-    max_epochs : int, default=30
+    max_epochs : int, default=100
     backbone : str, default="resnet18"
         torchvision backbone of the image branch (ImageNet weights when they
         can be loaded, random weights otherwise).
@@ -117,7 +117,7 @@ def run_demo(
     for k, (train, test) in enumerate(folds, 1):
         for name, inputs in TABLE1_SETTINGS.items():
             model = BiomechAUClassifier(
-                face, inputs=inputs, max_epochs=max_epochs, lr=3e-3, threshold="tune", random_state=random_state
+                face, inputs=inputs, max_epochs=max_epochs, threshold="tune", random_state=random_state
             )
             model.fit(frames.iloc[train], data.labels.iloc[train])
             predictions[name][test] = model.predict(frames.iloc[test])
@@ -162,7 +162,7 @@ def _plots(out, face, data, frames, fold, table, max_epochs, random_state, start
 
     # Figure 4: estimated forces of AU12's muscles against its labels on a test sequence.
     train, test = fold
-    physics = BlendshapeODEForceEstimator(face, max_epochs=max_epochs, lr=3e-3, random_state=random_state)
+    physics = BlendshapeODEForceEstimator(face, max_epochs=max_epochs, random_state=random_state)
     physics.fit(data.frames.iloc[train].drop(columns="image"), data.labels.iloc[train])
     test_frames = data.frames.iloc[test]
     first = (test_frames["subject"] == test_frames["subject"].iloc[0]) & (test_frames["sequence"] == test_frames["sequence"].iloc[0])

@@ -91,7 +91,7 @@ def _parser():
     demo.add_argument("--subjects", type=int, default=9)
     demo.add_argument("--sequence-length", type=int, default=(200, 300), help="frames per sequence")
     demo.add_argument("--folds", type=int, default=3)
-    demo.add_argument("--epochs", type=int, default=30)
+    demo.add_argument("--epochs", type=int, default=100)
     demo.add_argument("--backbone", default="resnet18", help="torchvision backbone of the image branch")
     demo.add_argument("--image-size", type=int, default=64)
     demo.add_argument("--seed", type=int, default=0)

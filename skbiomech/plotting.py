@@ -1,4 +1,4 @@
-"""Plots: per-AU F1 bars, muscle forces against AU labels over time.
+"""Plots: per-AU F1 bars, muscle forces against AU labels over time, forces on the mesh.
 
 matplotlib is optional (``pip install "skbiomech[plot]"``); it is imported
 inside each function.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_au_f1", "plot_forces_and_labels"]
+__all__ = ["plot_au_f1", "plot_force_on_mesh", "plot_forces_and_labels"]
 
 
 def _pyplot():
@@ -97,4 +97,60 @@ def plot_forces_and_labels(forces, labels, *, fps=25.0, ax=None, title=None):
     if title:
         ax.set_title(title)
     ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+def plot_force_on_mesh(face, vertex_forces, *, ax=None, title=None):
+    """Per-vertex force magnitude on the frontal view of the face (the paper's Figure 5).
+
+    Parameters
+    ----------
+    face : FaceModel
+        The face whose ``vertices`` (N, 3) and ``triangles`` are drawn; the
+        frontal projection keeps x and y.
+    vertex_forces : array-like of shape (N,)
+        Force magnitude per vertex, e.g. ``face.distribution @ activations``
+        or ``np.linalg.norm(muscle_vertex_forces(face, activations), axis=1)``.
+    ax : matplotlib Axes, default=None
+        A new figure when ``None``.
+    title : str, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        With a colorbar labelled "force magnitude" (``ax.collections[0]`` is
+        the tripcolor).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbiomech.face import default_face_model
+    >>> from skbiomech.physics import muscle_vertex_forces
+    >>> from skbiomech.plotting import plot_force_on_mesh
+    >>> face = default_face_model(resolution=21)
+    >>> smile = np.zeros(face.n_muscles)
+    >>> smile[[face.muscle_names.index(m) for m in face.au_muscles["AU12"]]] = 1.0
+    >>> magnitude = np.linalg.norm(muscle_vertex_forces(face, smile), axis=1)
+    >>> ax = plot_force_on_mesh(face, magnitude, title="AU12")  # doctest: +SKIP
+    """
+    vertices = np.asarray(face.vertices, dtype=float)
+    triangles = np.asarray(face.triangles)
+    values = np.asarray(vertex_forces, dtype=float)
+    if values.shape != (len(vertices),):
+        raise ValueError(
+            f"vertex_forces must have shape ({len(vertices)},), one magnitude per vertex of the face; "
+            f"got {values.shape} (take np.linalg.norm(..., axis=1) of (N, 3) vertex forces)."
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("vertex_forces must be finite.")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    mesh = ax.tripcolor(vertices[:, 0], vertices[:, 1], triangles, values, shading="gouraud", cmap="inferno")
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.figure.colorbar(mesh, ax=ax, label="force magnitude", shrink=0.8)
+    if title:
+        ax.set_title(title)
     return ax

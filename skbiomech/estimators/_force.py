@@ -55,7 +55,7 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
     lambda_3d, lambda_au, lambda_clean, lambda_smooth : float, default=(1.0, 1.0, 1e-3, 1e-3)
         Loss weights (Eq. 17); ``lambda_au`` only acts when ``y`` is given.
     hidden_size, latent_size : int, default=(128, 64)
-    max_epochs : int, default=20
+    max_epochs : int, default=100
     lr : float, default=1e-3
     batch_size : int, default=32
         Windows per batch.
@@ -122,7 +122,7 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
         lambda_smooth=1e-3,
         hidden_size=128,
         latent_size=64,
-        max_epochs=20,
+        max_epochs=100,
         lr=1e-3,
         batch_size=32,
         optimizer=torch.optim.Adam,
