@@ -30,7 +30,7 @@ from skbiomech.face import default_face_model
 from skbiomech.metrics import mean_au_f1
 
 QUICK = os.environ.get("SKBIOMECH_EXAMPLE_QUICK") == "1"
-N_SUBJECTS, SEQUENCE_LENGTH, MAX_EPOCHS = (3, 64, 2) if QUICK else (9, (200, 300), 30)
+N_SUBJECTS, SEQUENCE_LENGTH, MAX_EPOCHS = (3, 64, 2) if QUICK else (9, (200, 300), 100)
 FRACTIONS = (0.05, 0.20, 0.50, 1.0)
 SETTINGS = {
     "AU loss only": {"lambda_3d": 0.0, "lambda_clean": 0.0, "lambda_smooth": 0.0},

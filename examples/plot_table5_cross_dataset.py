@@ -28,7 +28,7 @@ from skbiomech.face import default_face_model
 from skbiomech.metrics import au_f1_scores
 
 QUICK = os.environ.get("SKBIOMECH_EXAMPLE_QUICK") == "1"
-N_SUBJECTS, SEQUENCE_LENGTH, MAX_EPOCHS, SEEDS = (3, 64, 2, (0,)) if QUICK else (12, (200, 300), 30, (0, 1, 2))
+N_SUBJECTS, SEQUENCE_LENGTH, MAX_EPOCHS, SEEDS = (3, 64, 2, (0,)) if QUICK else (12, (200, 300), 100, (0, 1, 2))
 SHARED = ["AU01", "AU02", "AU04", "AU06", "AU12"]
 SETTINGS = {"physics (force + position)": ("force", "position"), "data-driven (geometry)": ("geometry",)}
 start = time.perf_counter()

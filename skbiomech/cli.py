@@ -48,7 +48,7 @@ def _verify(args):
 
 
 def _demo(args):
-    from ._demo import format_table, run_demo
+    from .demo import format_table, run_demo
 
     print(
         "skbiomech demo: the paper's Table 1 on the synthetic AU benchmark "
