@@ -25,7 +25,7 @@ from skbiomech.face import default_face_model
 from skbiomech.physics import muscle_vertex_forces
 
 QUICK = os.environ.get("SKBIOMECH_EXAMPLE_QUICK") == "1"
-N_SUBJECTS, SEQUENCE_LENGTH, MAX_EPOCHS = (3, 64, 2) if QUICK else (8, (200, 300), 60)
+N_SUBJECTS, SEQUENCE_LENGTH, MAX_EPOCHS = (3, 64, 2) if QUICK else (8, (200, 300), 100)
 start = time.perf_counter()
 
 face = default_face_model(resolution=31)

@@ -158,8 +158,11 @@ def _simulate_reduced(reduced, rayleigh, subject, activations, fps):
     for i, a in enumerate(activations):
         padded[i, : len(a)] = a  # zero forces after the end never reach earlier frames
     forces = torch.as_tensor(padded * subject["muscle_strength"]) @ torch.as_tensor(reduced.force_activation).T
+    # Clips may open mid-expression: start each at rest in equilibrium with its first forces.
+    start = torch.linalg.solve(stiffness, forces[:, 0].T).T
+    initial = torch.cat([start, torch.zeros_like(start)], dim=1)
     with torch.no_grad(), _torch_threads(1):
-        c = rollout(forces, mass, stiffness, damping, 1.0 / fps).numpy()
+        c = rollout(forces, mass, stiffness, damping, 1.0 / fps, initial_state=initial).numpy()
     return [c[i, : len(a)] for i, a in enumerate(activations)]
 
 
@@ -306,7 +309,10 @@ def make_synthetic_au_dataset(
             subject_face = subject_face_model(
                 face, subject["mass_scale"], subject["stiffness_scale"], subject["damping_scale"], subject["muscle_strength"]
             )
-            trajectories = [project_to_blendshapes(simulate_cartesian(subject_face, a, 1 / fps), face) for a in activations]
+            trajectories = [
+                project_to_blendshapes(simulate_cartesian(subject_face, a, 1 / fps, start="equilibrium"), face)
+                for a in activations
+            ]
         for q, (x, a, c) in enumerate(zip(intensity, activations, trajectories)):
             pose = _smooth_noise(rng, len(x), 6, fps, head_motion * np.array([0.035] * 3 + [0.2] * 3), seconds=2.0)
             observed = c + rng.normal(0.0, coefficient_noise, c.shape) + pose @ rigid_leak

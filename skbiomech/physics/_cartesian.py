@@ -58,6 +58,18 @@ def internal_force(face, displacement, *, nonlinear=True):
     return force.reshape(-1) + face.linear_stiffness @ u
 
 
+def _static_equilibrium(face, force, nonlinear, tol, max_iter):
+    """Displacement (3N,) with ``f_int(u) = force``: Newton on the rest tangent."""
+    solve = spla.splu(face.stiffness.tocsc()).solve
+    u = solve(force)
+    for _ in range(max_iter):
+        residual = internal_force(face, u.reshape(-1, 3), nonlinear=nonlinear) - force
+        if np.linalg.norm(residual) <= tol:
+            return u
+        u -= solve(residual)
+    raise RuntimeError("The static equilibrium of the first frame did not converge: the forces are too large.")
+
+
 def simulate_cartesian(
     face,
     muscle_forces,
@@ -68,6 +80,7 @@ def simulate_cartesian(
     nonlinear=True,
     tol=1e-8,
     max_iter=30,
+    start="rest",
 ):
     """Simulate vertex trajectories of ``face`` under muscle forces.
 
@@ -90,6 +103,9 @@ def simulate_cartesian(
         norm of the external force (or of the rest-tangent scale).
     max_iter : int, default=30
         Newton iterations allowed per step.
+    start : {"rest", "equilibrium"}, default="rest"
+        Start at the rest mesh, or at rest in static equilibrium with the
+        first frame's forces (a clip that begins mid-expression).
 
     Returns
     -------
@@ -111,6 +127,8 @@ def simulate_cartesian(
     >>> simulate_cartesian(face, activations).shape == (5, face.n_vertices, 3)
     True
     """
+    if start not in ("rest", "equilibrium"):
+        raise ValueError(f"start must be 'rest' or 'equilibrium'; got {start!r}.")
     if hold not in ("first", "zero"):
         raise ValueError(f"hold must be 'first' or 'zero'; got {hold!r}.")
     if not dt > 0 or int(substeps) < 1:
@@ -132,8 +150,10 @@ def simulate_cartesian(
 
     u = np.zeros(3 * face.n_vertices)
     v = np.zeros_like(u)
-    acceleration = (external[0] - internal_force(face, u.reshape(-1, 3), nonlinear=nonlinear)) / mass
     scale = max(np.abs(external).max(), 1e-12) * np.sqrt(u.size)
+    if start == "equilibrium":
+        u = _static_equilibrium(face, external[0], nonlinear, tol * scale, max_iter)
+    acceleration = (external[0] - internal_force(face, u.reshape(-1, 3), nonlinear=nonlinear)) / mass
     frames = [u.copy()]
     for t in range(n_frames - 1):
         f0, f1 = external[t], external[t + 1]

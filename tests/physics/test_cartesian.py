@@ -86,3 +86,15 @@ def test_huge_forces_report_non_convergence(small_face):
     forces[1:, 0] = 1e4
     with pytest.raises(RuntimeError, match="did not converge"):
         simulate_cartesian(small_face, forces, max_iter=3)
+
+
+@pytest.mark.parametrize("nonlinear", [False, True])
+def test_equilibrium_start_stays_put_under_constant_forces(small_face, nonlinear):
+    activations = np.zeros((6, small_face.n_muscles))
+    activations[:, small_face.muscle_names.index("frontalis_medialis_L")] = 0.4
+    vertices = simulate_cartesian(small_face, activations, nonlinear=nonlinear, start="equilibrium")
+    motion = vertices - small_face.vertices
+    assert np.abs(motion[0]).max() > 0.1  # already raised at frame 0
+    np.testing.assert_allclose(motion[1:], np.broadcast_to(motion[0], motion[1:].shape), atol=1e-6)
+    with pytest.raises(ValueError, match="start"):
+        simulate_cartesian(small_face, activations, start="moving")
