@@ -102,9 +102,10 @@ def _parser():
 
 def main(argv=None):
     """Entry point of the ``skbiomech`` command."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if getattr(args, "frames", 3) < 3:
-        _parser().error("--frames must be at least 3")
+        parser.error("--frames must be at least 3")
     try:
         return args.handler(args)
     except (ValueError, TypeError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .._io import atomic_write
 from ._render import render_faces
@@ -66,7 +67,7 @@ def render_dataset_images(face, frames, coefficients, poses, subjects, *, size=1
         folder.mkdir(parents=True, exist_ok=True)
     images = [None] * len(frames)
     subject_column = frames["subject"].to_numpy()
-    for name in pd_unique(subject_column):
+    for name in pd.unique(subject_column):  # in order of first appearance
         params = subjects.loc[name]
         rows = np.flatnonzero(subject_column == name)
         rest = face.vertices + identity_offset(face, int(params["identity_seed"]))
@@ -88,8 +89,3 @@ def render_dataset_images(face, frames, coefficients, poses, subjects, *, size=1
                     images[row] = str(path)
     return images
 
-
-def pd_unique(values):
-    """Unique values in order of first appearance."""
-    _, first = np.unique(values, return_index=True)
-    return values[np.sort(first)]

@@ -321,10 +321,7 @@ def make_synthetic_au_dataset(
                 flip = rng.random(labels.shape) < label_noise
                 labels[flip] = 1.0 - labels[flip]
             tables.append((name, f"T{q + 1}", observed, labels, a, x, pose, c))
-        subject_rows.append({"subject": name, **{k: v for k, v in subject.items() if np.ndim(v) == 0}})
-        subject_rows[-1]["muscle_strength"] = subject["muscle_strength"]
-        subject_rows[-1]["skin_tone"] = subject["skin_tone"]
-        subject_rows[-1]["light_direction"] = subject["light_direction"]
+        subject_rows.append({"subject": name, **subject})
 
     meta = pd.DataFrame(
         {

@@ -34,6 +34,7 @@ from ._frames import context_index, make_windows, parse_frames
 
 __all__ = ["BiomechEstimatorMixin"]
 
+_PER_FRAME_OUTPUTS = {"forces", "positions", "logits"}  # what inference keeps of the network's outputs
 _ROUTED = ("module__", "optimizer__", "iterator_train__", "iterator_valid__", "callbacks__", "criterion__")
 
 
@@ -96,7 +97,9 @@ class BiomechEstimatorMixin:
     def set_params(self, **params):
         known = set(self._get_param_names())
         # Like __init__, keep routed and unknown keys; fit rejects the unknown ones.
-        extra = {k: params.pop(k) for k in list(params) if k not in known and "__" not in k or k.startswith(_ROUTED)}
+        extra = {
+            k: params.pop(k) for k in list(params) if k.startswith(_ROUTED) or (k not in known and "__" not in k)
+        }
         vars(self).update(extra)
         return super().set_params(**params) if params else self
 
@@ -289,11 +292,11 @@ class BiomechEstimatorMixin:
         batch, _, index, owner = self._batches(data, training=False)
         outputs = {}
         self.net_.module_.eval()
-        with torch.inference_mode():
+        # DataLoader iteration draws a seed from the global RNG: leave the user's untouched.
+        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
             for part in self.net_.forward_iter(batch, training=False, device="cpu"):
-                for key, value in part.items():
-                    if key != "scale":
-                        outputs.setdefault(key, []).append(value.numpy())
+                for key in _PER_FRAME_OUTPUTS.intersection(part):
+                    outputs.setdefault(key, []).append(part[key].numpy())
         result = {}
         rows = index[owner]
         for key, chunks in outputs.items():

@@ -209,9 +209,9 @@ def default_face_model(resolution=51):
             sided.setdefault(muscle.name, []).append(muscle.name + side)
             kinds.append(muscle.kind)
             ax, ay, depth = muscle.anchor
-            base = _height(np.array(sign * muscle.center[0]), np.array(muscle.center[1]))
-            if muscle.kind == "sphincter":
-                base = _height(np.array(sign * ax), np.array(ay))
+            # Depth is below the skin at the area's centre (a sphincter's: its anchor).
+            below = (ax, ay) if muscle.kind == "sphincter" else muscle.center
+            base = _height(np.array(sign * below[0]), np.array(below[1]))
             anchors.append((sign * ax, ay, float(base) - depth))
             w = _muscle_weights(muscle, sign, vertices, spacing)
             weights.append(w / w.sum())

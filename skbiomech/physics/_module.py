@@ -119,6 +119,18 @@ class ReducedDynamics(nn.Module):
             f"dt={self.dt:.4g}, force_model={self.force_model!r}, n_blendshapes={self.mass.shape[0]}"
         )
 
+    def _step(self, dtype):
+        """The exact one-frame transition in ``dtype``, cached (buffers' device)."""
+        if dtype not in self._cache:
+            if torch.float64 not in self._cache:
+                # Discretize in float64: matrix_exp in float32 loses digits.
+                self._cache[torch.float64] = discretize(
+                    self.mass.double(), self.stiffness.double(), self.damping.double(), self.dt, hold=self.hold
+                )
+            step = self._cache[torch.float64]
+            self._cache[dtype] = type(step)(*(m.to(dtype) for m in step))
+        return self._cache[dtype]
+
     def generalized_force(self, muscle_forces):
         """``Q = G vec(F_mus)``, shape (..., K)."""
         return generalized_force(muscle_forces, self.force_operator)
@@ -162,19 +174,11 @@ class ReducedDynamics(nn.Module):
                 dynamics=self.dynamics, integrator=self.integrator, hold=self.hold,
                 initial_state=initial_state,
             )  # fmt: skip
-        key = (dtype, forces.device, "step")
-        if key not in self._cache:
-            # Discretize in float64 and cast: matrix_exp in float32 loses digits.
-            step = discretize(
-                self.mass.double(), self.stiffness.double(), self.damping.double(), self.dt, hold=self.hold
-            )
-            self._cache[key] = type(step)(*(m.to(dtype) for m in step))
-        step = self._cache[key]
         if self.integrator == "impulse":
-            n_frames = forces.shape[-2]
-            response_key = (dtype, forces.device, "impulse", n_frames)
-            if response_key not in self._cache:
-                step64 = type(step)(*(m.double() for m in step))
-                self._cache[response_key] = impulse_response_matrix(step64, n_frames).to(dtype)
-            return impulse_rollout(forces, self._cache[response_key], initial_state)
+            key = (dtype, "impulse", forces.shape[-2])
+            if key not in self._cache:
+                # Built from the float64 transition, then cast once.
+                self._cache[key] = impulse_response_matrix(self._step(torch.float64), forces.shape[-2]).to(dtype)
+            return impulse_rollout(forces, self._cache[key], initial_state)
+        step = self._step(dtype)
         return linear_rollout(forces, step, initial_state)[..., : self.mass.shape[0]]

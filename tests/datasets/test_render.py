@@ -33,18 +33,27 @@ def _face_mask(images):
     return np.any(images != background, axis=-1)
 
 
+def _barycentric(a, b, c, px, py):
+    """Weights of vertices a and b at pixel centres (px, py), or None for a degenerate triangle."""
+    (ax, ay), (bx, by), (cx, cy) = a, b, c
+    area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    if area == 0:
+        return None
+    w0 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) / area
+    w1 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) / area
+    return w0, w1
+
+
 def _brute_force_depth(xy, z, triangles, size):
     """Largest depth of any triangle covering each pixel centre, -inf if none."""
     centres = np.arange(size) + 0.5
     px, py = np.meshgrid(centres, centres)  # (rows, cols)
     best = np.full((size, size), -np.inf)
     for a, b, c in triangles:
-        (ax, ay), (bx, by), (cx, cy) = xy[a], xy[b], xy[c]
-        area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-        if area == 0:
+        weights = _barycentric(xy[a], xy[b], xy[c], px, py)
+        if weights is None:
             continue
-        w0 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) / area
-        w1 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) / area
+        w0, w1 = weights
         w2 = 1.0 - w0 - w1
         inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
         depth = w0 * z[a] + w1 * z[b] + w2 * z[c]
@@ -59,12 +68,10 @@ def _overlapping_pixels(xy, triangles, size):
     owner = np.full((size, size), -1)
     overlaps = np.zeros((size, size), dtype=bool)
     for index, (a, b, c) in enumerate(triangles):
-        (ax, ay), (bx, by), (cx, cy) = xy[a], xy[b], xy[c]
-        area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-        if area == 0:
+        weights = _barycentric(xy[a], xy[b], xy[c], px, py)
+        if weights is None:
             continue
-        w0 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) / area
-        w1 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) / area
+        w0, w1 = weights
         inside = (w0 > 0) & (w1 > 0) & (w0 + w1 < 1)
         seen = inside & (owner >= 0)
         for r, k in zip(*np.nonzero(seen)):
