@@ -56,16 +56,20 @@ def _closest_on_segment(points, a, b):
     return a + t[..., None] * ab, t
 
 
-def closest_points_on_mesh(points, vertices, triangles, *, chunk=64):
-    """Closest point on a triangle mesh to each query point (exact, brute force).
+def closest_points_on_mesh(points, vertices, triangles, *, candidates=32):
+    """Closest point on a triangle mesh to each query point.
+
+    Exact among the ``candidates`` triangles whose centroids are nearest to
+    each point (a KD-tree query), which holds the true closest triangle on
+    any mesh whose triangles are small next to their distance to the query.
 
     Parameters
     ----------
     points : ndarray of shape (P, 3)
     vertices : ndarray of shape (N, 3)
     triangles : ndarray of shape (F, 3)
-    chunk : int, default=64
-        Query points per pass (memory is ``chunk * F`` triangles).
+    candidates : int, default=32
+        Triangles examined per point (all of them when the mesh has fewer).
 
     Returns
     -------
@@ -85,42 +89,40 @@ def closest_points_on_mesh(points, vertices, triangles, *, chunk=64):
     (array([[0.5 , 0.25, 0.25],
            [0.  , 1.  , 0.  ]]), array([2., 1.]))
     """
+    from scipy.spatial import cKDTree
+
     points = np.asarray(points, dtype=np.float64)
-    corners = np.asarray(vertices, dtype=np.float64)[np.asarray(triangles)]  # (F, 3, 3)
-    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    triangles = np.asarray(triangles)
+    corners = np.asarray(vertices, dtype=np.float64)[triangles]  # (F, 3, 3)
+    k = min(int(candidates), len(triangles))
+    _, near = cKDTree(corners.mean(axis=1)).query(points, k=k)
+    near = np.asarray(near).reshape(len(points), k)  # (P, k)
+    a, b, c = corners[near, 0], corners[near, 1], corners[near, 2]  # (P, k, 3)
+    q = points[:, None, :]
     normal = np.cross(b - a, c - a)
-    area2 = np.einsum("fc,fc->f", normal, normal)
-    best_tri = np.empty(len(points), dtype=np.int64)
-    best_bary = np.empty((len(points), 3))
-    best_dist = np.empty(len(points))
-    for start in range(0, len(points), chunk):
-        q = points[start : start + chunk, None, :]  # (p, 1, 3)
-        # Barycentric coordinates of the projection onto each triangle's plane.
-        l1 = np.einsum("pfc,fc->pf", np.cross(c - b, q - b), normal) / np.maximum(area2, 1e-30)
-        l2 = np.einsum("pfc,fc->pf", np.cross(a - c, q - c), normal) / np.maximum(area2, 1e-30)
-        l3 = 1.0 - l1 - l2
-        inside = (l1 >= 0) & (l2 >= 0) & (l3 >= 0)
-        projected = l1[..., None] * a + l2[..., None] * b + l3[..., None] * c
-        candidates = [projected]
-        bary = [np.stack([l1, l2, l3], -1)]
-        for (i, j), (u, v) in (((0, 1), (a, b)), ((1, 2), (b, c)), ((2, 0), (c, a))):
-            point, t = _closest_on_segment(q, u, v)
-            coords = np.zeros((*t.shape, 3))
-            coords[..., i], coords[..., j] = 1.0 - t, t
-            candidates.append(point)
-            bary.append(coords)
-        candidates, bary = np.stack(candidates), np.stack(bary)  # (5, p, f, ...)
-        dist = np.linalg.norm(candidates - q[None], axis=-1)
-        dist[0][~inside] = np.inf
-        which = dist.argmin(axis=0)  # (p, f)
-        per_tri = np.take_along_axis(dist, which[None], 0)[0]
-        tri = per_tri.argmin(axis=1)
-        rows = np.arange(len(tri))
-        sel = which[rows, tri]
-        best_tri[start : start + chunk] = tri
-        best_bary[start : start + chunk] = bary[sel, rows, tri]
-        best_dist[start : start + chunk] = per_tri[rows, tri]
-    return best_tri, np.clip(best_bary, 0.0, 1.0), best_dist
+    area2 = np.maximum(np.einsum("pkc,pkc->pk", normal, normal), 1e-30)
+    # Barycentric coordinates of the projection onto each triangle's plane.
+    l1 = np.einsum("pkc,pkc->pk", np.cross(c - b, q - b), normal) / area2
+    l2 = np.einsum("pkc,pkc->pk", np.cross(a - c, q - c), normal) / area2
+    l3 = 1.0 - l1 - l2
+    inside = (l1 >= 0) & (l2 >= 0) & (l3 >= 0)
+    options = [l1[..., None] * a + l2[..., None] * b + l3[..., None] * c]
+    coords = [np.stack([l1, l2, l3], -1)]
+    for (i, j), (u, v) in (((0, 1), (a, b)), ((1, 2), (b, c)), ((2, 0), (c, a))):
+        point, t = _closest_on_segment(q, u, v)
+        edge = np.zeros((*t.shape, 3))
+        edge[..., i], edge[..., j] = 1.0 - t, t
+        options.append(point)
+        coords.append(edge)
+    options, coords = np.stack(options), np.stack(coords)  # (5, P, k, ...)
+    dist = np.linalg.norm(options - q[None], axis=-1)
+    dist[0][~inside] = np.inf
+    which = dist.argmin(axis=0)  # (P, k): best of plane and edges, per triangle
+    per_triangle = np.take_along_axis(dist, which[None], 0)[0]
+    best = per_triangle.argmin(axis=1)
+    rows = np.arange(len(points))
+    barycentric = coords[which[rows, best], rows, best]
+    return near[rows, best], np.clip(barycentric, 0.0, 1.0), per_triangle[rows, best]
 
 
 def _outer_boundary(triangles, n_vertices):

@@ -100,8 +100,8 @@ def landmarks_to_points(landmarks, width, height):
     Parameters
     ----------
     landmarks : ndarray of shape (..., L, 3)
-    width, height : int
-        Image size in pixels.
+    width, height : int or ndarray broadcastable to ``landmarks[..., 0]``
+        Image size in pixels (per frame: shape (T, 1)).
 
     Returns
     -------
@@ -113,10 +113,13 @@ def landmarks_to_points(landmarks, width, height):
     >>> landmarks_to_points(np.array([[0.5, 0.25, -0.1]]), width=640, height=480)
     array([[ 320., -120.,   64.]])
     """
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    if landmarks.shape[-1] != 3:
-        raise ValueError(f"landmarks must end in a dimension of 3 (x, y, z); got shape {landmarks.shape}.")
-    return landmarks * np.array([width, -height, -width], dtype=np.float64)
+    points = np.array(landmarks, dtype=np.float64)
+    if points.shape[-1] != 3:
+        raise ValueError(f"landmarks must end in a dimension of 3 (x, y, z); got shape {points.shape}.")
+    points[..., 0] *= width
+    points[..., 1] *= -np.asarray(height, dtype=np.float64)
+    points[..., 2] *= -np.asarray(width, dtype=np.float64)
+    return points
 
 
 def similarity_align(source, target, weights):
@@ -219,7 +222,7 @@ def _normal_matrix(basis, regularization):
     return hessian + regularization * np.trace(hessian) / len(hessian) * np.eye(len(hessian))
 
 
-def fit_expressions(basis, points, *, identity=None, regularization=1e-3, n_iter=5, qp_iter=40):
+def fit_expressions(basis, points, *, identity=None, initial=None, regularization=1e-3, n_iter=5, qp_iter=40):
     """Head pose and expression coefficients in [0, 1] for each frame.
 
     Minimizes ``sum_l w_l |s R (n_l + E_l c) + t - p_l|^2`` over a similarity
@@ -234,6 +237,8 @@ def fit_expressions(basis, points, *, identity=None, regularization=1e-3, n_iter
         Observed 3D landmark points (e.g. :func:`landmarks_to_points`).
     identity : ndarray of shape (I,), default=None
         Identity weights of the subject (``None``: the template face).
+    initial : ndarray of shape (T, K), default=None
+        Coefficients to start from (``None``: zeros, the neutral face).
     regularization : float, default=1e-3
         Ridge on ``c``, relative to the mean diagonal of the normal matrix.
     n_iter : int, default=5
@@ -260,9 +265,10 @@ def fit_expressions(basis, points, *, identity=None, regularization=1e-3, n_iter
     check_shape(points, (None, (basis.n_landmarks, "L"), 3), "points")
     n_frames, n_shapes = len(points), len(basis.expressions)
     neutral = basis.neutral(identity)
-    flat = basis.expressions.reshape(n_shapes, -1)
+    flat = basis.expressions.reshape(n_shapes, 3 * basis.n_landmarks)
     w3 = np.repeat(basis.weights, 3)
-    coefficients = np.zeros((n_frames, n_shapes))
+    coefficients = np.zeros((n_frames, n_shapes)) if initial is None else np.array(initial, dtype=np.float64)
+    check_shape(coefficients, ((n_frames, "T"), (n_shapes, "K")), "initial")
     if n_shapes:
         hessian = _normal_matrix(basis, regularization)
         solver = box_qp_solver(hessian)
@@ -280,7 +286,7 @@ def fit_expressions(basis, points, *, identity=None, regularization=1e-3, n_iter
     return FitResult(coefficients, rotation, scale, translation, residual)
 
 
-def fit_identity(basis, points, *, prior=1.0, n_rounds=3, max_frames=300, **fit_params):
+def fit_identity(basis, points, *, prior=1.0, n_rounds=20, max_frames=300, **fit_params):
     """One identity for a subject, fitted robustly over many frames of them.
 
     Alternates :func:`fit_expressions` at the current identity with a
@@ -301,7 +307,9 @@ def fit_identity(basis, points, *, prior=1.0, n_rounds=3, max_frames=300, **fit_
         squared residual (cm^2) summed over the landmark weights: ICT's
         identity modes are scaled PCA modes, so weights of order 1 are
         typical faces.
-    n_rounds : int, default=3
+    n_rounds : int, default=20
+        Alternations; each refines the previous round's coefficients with
+        two alignment steps, so rounds are cheap.
     max_frames : int, default=300
         Frames used (evenly spaced); the identity needs no more.
     **fit_params
@@ -323,8 +331,11 @@ def fit_identity(basis, points, *, prior=1.0, n_rounds=3, max_frames=300, **fit_
     w3 = np.repeat(basis.weights, 3)
     normal = (modes * w3) @ modes.T
     identity = np.zeros(len(basis.identities))
+    fit_params = {"n_iter": 2, **fit_params}
+    coefficients = None
     for _ in range(n_rounds):
-        fit = fit_expressions(basis, points, identity=identity, **fit_params)
+        fit = fit_expressions(basis, points, identity=identity, initial=coefficients, **fit_params)
+        coefficients = fit.coefficients
         local = np.einsum("tji,tlj->tli", fit.rotation, points - fit.translation[:, None])
         local /= fit.scale[:, None, None]
         expressed = basis.template + np.tensordot(fit.coefficients, basis.expressions, axes=1)

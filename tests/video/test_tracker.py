@@ -1,0 +1,148 @@
+"""FaceTracker end to end on the shared media, and its bad-input handling."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skbiomech.video import FaceTracker, FaceTrackerWarning
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+MEDIA = DATA / "media"
+ICT = DATA / "ict-facekit" / "FaceXModel"
+pytestmark = pytest.mark.skipif(
+    not (ICT.is_dir() and (MEDIA / "face_landmarker.task").is_file()), reason="shared media absent"
+)
+
+
+def _tracker(**params):
+    params = {"landmarker": MEDIA / "face_landmarker.task", "ict_facekit": ICT, "n_identities": 10, **params}
+    return FaceTracker(**params)
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    return _tracker().fit()
+
+
+@pytest.fixture(scope="module")
+def smile(tracker):
+    return tracker.transform(MEDIA / "single_face.mp4")
+
+
+def test_frame_table_contract(tracker, smile):
+    assert list(smile.columns) == list(tracker.get_feature_names_out())
+    assert smile["subject"].eq("single_face").all() and smile["sequence"].eq("single_face").all()
+    assert np.all(np.diff(smile["frame"]) == 1) and smile["frame"].iloc[0] == 0
+    assert np.all(np.diff(smile["time"]) > 0)
+    assert smile["success"].all()
+    coefficients = smile[tracker.blendshape_names_].to_numpy()
+    assert np.all((coefficients >= 0) & (coefficients <= 1))
+
+
+def test_smile_rises_after_the_neutral_start(tracker, smile):
+    smile_score = smile[["mouthSmile_L", "mouthSmile_R"]].mean(axis=1).to_numpy()
+    neutral = smile_score[smile["time"].to_numpy() < 0.5]
+    late = smile_score[-len(smile_score) // 3 :]
+    print(f"smile coefficient: neutral {neutral.mean():.3f}, late {late.mean():.3f}")
+    assert late.mean() > neutral.mean() + 0.2
+
+
+def test_landmark_fit_tracks_mediapipes_own_smile_score(smile):
+    arkit = _tracker(method="arkit").fit().transform(MEDIA / "single_face.mp4")
+    ours = smile[["mouthSmile_L", "mouthSmile_R"]].mean(axis=1)
+    theirs = arkit[["mouthSmile_L", "mouthSmile_R"]].mean(axis=1)
+    r = np.corrcoef(ours, theirs)[0, 1]
+    print(f"landmark fit vs MediaPipe smile: r = {r:.3f}")
+    assert r > 0.9
+
+
+def test_photo_is_one_row(tracker):
+    table = tracker.transform(MEDIA / "single_face.jpg")
+    assert len(table) == 1 and table["success"].iloc[0]
+    assert table["time"].iloc[0] == 0.0
+
+
+def test_no_face_video_gives_failed_rows_and_no_crash(tracker):
+    table = tracker.transform(MEDIA / "no_face.mp4")
+    assert len(table) > 0 and not table["success"].any()
+    assert table[tracker.blendshape_names_].isna().all().all()
+
+
+@pytest.mark.parametrize("name, first_has_face", [("face_noface.mov", True), ("noface_face.mov", False)])
+def test_face_leaving_and_arriving_is_flagged(tracker, name, first_has_face):
+    success = tracker.transform(MEDIA / name)["success"].to_numpy()
+    assert success.any() and not success.all()
+    assert success[0] == first_has_face and success[-1] != first_has_face
+    assert np.count_nonzero(np.diff(success.astype(int))) <= 3  # one transition, maybe a flicker
+
+
+def test_batch_with_a_bad_file_warns_and_keeps_the_others(tracker, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    inputs = [MEDIA / "single_face.jpg", bad, MEDIA / "single_face.jpg"]
+    with pytest.raises(ValueError, match="broken.mp4"):
+        tracker.transform(inputs)
+    lenient = _tracker(on_error="warn").fit()
+    with pytest.warns(FaceTrackerWarning, match="broken.mp4"):
+        table = lenient.transform(inputs)
+    assert len(table) == 2 and table["success"].all()
+
+
+def test_frame_table_rows_come_back_aligned(tracker, tmp_path):
+    from PIL import Image
+
+    photo = np.asarray(Image.open(MEDIA / "single_face.jpg").convert("RGB"))
+    paths = []
+    for k in range(3):
+        path = tmp_path / f"{k:04d}.png"
+        Image.fromarray(np.ascontiguousarray(photo[:, ::-1] if k == 1 else photo)).save(path)
+        paths.append(str(path))
+    table = pd.DataFrame(
+        {"subject": "S1", "sequence": "T1", "frame": [2, 0, 1], "image": [paths[2], paths[0], np.nan]},
+        index=[10, 11, 12],
+    )
+    out = tracker.transform(table)
+    assert list(out.index) == [10, 11, 12]
+    assert list(out["frame"]) == [2, 0, 1]
+    assert list(out["success"]) == [True, True, False]  # the frame without an image fails alone
+    assert list(out["image"][:2]) == [paths[2], paths[0]]
+
+
+def test_bgr_array_is_noticed(tracker):
+    from PIL import Image
+
+    photo = np.asarray(Image.open(MEDIA / "single_face.jpg").convert("RGB"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FaceTrackerWarning)
+        tracker.transform(photo)
+    with pytest.warns(FaceTrackerWarning, match="BGR"):
+        tracker.transform(np.ascontiguousarray(photo[..., ::-1]))
+
+
+def test_crops_feed_the_image_branch(tmp_path):
+    from PIL import Image
+
+    crops = tmp_path / "crops"
+    table = _tracker(crops=crops, crop_size=64).fit().transform(MEDIA / "single_face.jpg")
+    crop = Image.open(table["image"].iloc[0])
+    assert crop.size == (64, 64)
+    assert Path(table["image"].iloc[0]).is_relative_to(crops)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [({"method": "pose"}, "method"), ({"max_faces": 0}, "max_faces"), ({"landmarker": "/nonexistent.task"}, "nonexistent")],
+)
+def test_bad_parameters_are_named(params, match):
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        _tracker(**params).fit()
+
+
+def test_face_without_arkit_names_is_refused():
+    from skbiomech.face import default_face_model
+
+    with pytest.raises(ValueError, match="ARKit names"):
+        _tracker(face=default_face_model(resolution=15), method="arkit").fit()
