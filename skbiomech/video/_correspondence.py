@@ -43,6 +43,7 @@ class LandmarkCorrespondence:
     barycentric: np.ndarray  # (L, 3)
     weights: np.ndarray  # (L,)
     distance: np.ndarray  # (L,) cm, canonical point to the model's surface after alignment
+    canonical: np.ndarray  # (L, 3) the canonical landmarks in the model's frame (cm)
 
     def sample(self, values):
         """``values`` (..., N, 3) at the landmarks: (..., L, 3)."""
@@ -191,7 +192,7 @@ def build_correspondence(face, identities, canonical_vertices, canonical_triangl
     shape = vertices
     for _ in range(n_rounds):
         tri, bary, dist = closest_points_on_mesh(aligned, shape, face.triangles)
-        corr = LandmarkCorrespondence(face.triangles[tri], bary, weights * (dist < _MAX_DISTANCE), dist)
+        corr = LandmarkCorrespondence(face.triangles[tri], bary, weights * (dist < _MAX_DISTANCE), dist, aligned)
         corr = _pin_anchors(corr, face, mediapipe_68, face_68)
         if len(identities) == 0:
             break
@@ -203,7 +204,7 @@ def build_correspondence(face, identities, canonical_vertices, canonical_triangl
         s, r, t = similarity_align(aligned[None], corr.sample(shape)[None], corr.weights)
         aligned = s[0] * aligned @ r[0].T + t[0]
     tri, bary, dist = closest_points_on_mesh(aligned, shape, face.triangles)
-    corr = LandmarkCorrespondence(face.triangles[tri], bary, weights * (dist < _MAX_DISTANCE), dist)
+    corr = LandmarkCorrespondence(face.triangles[tri], bary, weights * (dist < _MAX_DISTANCE), dist, aligned)
     return _pin_anchors(corr, face, mediapipe_68, face_68)
 
 
@@ -215,10 +216,10 @@ def _pin_anchors(corr, face, mediapipe_68, face_68):
         triangles[landmark] = vertex
         barycentric[landmark] = (1.0, 0.0, 0.0)
         weights[landmark] = 1.0
-    return LandmarkCorrespondence(triangles, barycentric, weights, corr.distance)
+    return LandmarkCorrespondence(triangles, barycentric, weights, corr.distance, corr.canonical)
 
 
-def landmark_basis(face, identities, correspondence, *, exclude=GAZE_SHAPES):
+def landmark_basis(face, identities, correspondence, *, exclude=GAZE_SHAPES, neutral="canonical"):
     """The :class:`LandmarkBasis` of ``face`` at the landmarks, without the shapes in ``exclude``.
 
     Parameters
@@ -228,6 +229,13 @@ def landmark_basis(face, identities, correspondence, *, exclude=GAZE_SHAPES):
     correspondence : LandmarkCorrespondence
     exclude : tuple of str, default=GAZE_SHAPES
         Prefixes of blendshape names left out of the fit.
+    neutral : {"canonical", "model"}, default="canonical"
+        The neutral face at the landmarks. ``"canonical"``: MediaPipe's own
+        canonical face, brought into the model's frame. MediaPipe places the
+        landmarks of an average neutral face there, so the small systematic
+        differences between its mesh and the model's (the eye opening, the
+        lips' thickness) are not read as expressions. ``"model"``: the face
+        model's neutral mesh.
 
     Returns
     -------
@@ -237,9 +245,12 @@ def landmark_basis(face, identities, correspondence, *, exclude=GAZE_SHAPES):
     kept = [j for j, name in enumerate(names) if not name.startswith(tuple(exclude))]
     if not kept:
         raise ValueError(f"Every blendshape of {face.name!r} is excluded from the fit ({exclude}).")
+    if neutral not in ("canonical", "model"):
+        raise ValueError(f"neutral must be 'canonical' or 'model'; got {neutral!r}.")
     identities = np.asarray(identities, dtype=np.float64).reshape(-1, face.n_vertices, 3)
+    template = correspondence.canonical if neutral == "canonical" else correspondence.sample(face.vertices)
     return LandmarkBasis(
-        correspondence.sample(face.vertices),
+        np.array(template, dtype=np.float64),
         correspondence.sample(face.blendshapes[kept]),
         correspondence.sample(identities),
         correspondence.weights,
