@@ -16,7 +16,7 @@ import numpy as np
 from ._model import FaceModel
 from ._skin import SkinMaterial, skin_from_mesh, vertex_normals
 
-__all__ = ["load_ict_facekit"]
+__all__ = ["load_ict_facekit", "load_ict_identities"]
 
 _FOLDER = "FaceXModel"
 _NEUTRAL = "generic_neutral_mesh.obj"
@@ -402,3 +402,82 @@ def load_ict_facekit(path, region="face"):
         notice=_notice(folder),
         **skin,
     )
+
+
+def _identity_file(folder, i):
+    return folder / f"identity{i:03d}.obj"
+
+
+def load_ict_identities(path, region="face", n_identities=50):
+    """Identity shape offsets of ICT-FaceKit, on the vertices of :func:`load_ict_facekit`.
+
+    ICT-FaceKit's identity modes are PCA modes of face shape across people,
+    strongest first. A face of identity ``w`` and expression ``c`` is
+    ``vertices + w @ identities + c @ blendshapes`` (flattening the last two
+    axes). Nothing is written anywhere.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``FaceXModel`` folder of an ICT-FaceKit checkout (or the checkout
+        itself), holding ``generic_neutral_mesh.obj``, ``vertex_indices.json``
+        and ``identity000.obj``, ``identity001.obj``, ...
+    region : {"face", "narrow"}, default="face"
+        The vertex region, as for :func:`load_ict_facekit`.
+    n_identities : int, default=50
+        How many modes to read: ``identity000.obj`` to
+        ``identity{n_identities - 1:03d}.obj``.
+
+    Returns
+    -------
+    identities : ndarray of shape (n_identities, N, 3)
+        Each mode's displacement from the neutral mesh, on the same kept
+        vertices (in the same order) as ``load_ict_facekit(path, region)``;
+        centimetres.
+
+    Notes
+    -----
+    The identity OBJs are whole shapes, not offsets: their coordinates are of
+    the neutral's size (up to 19 cm) while they differ from it by at most
+    1.5 cm (mode 0; 0.07 cm for mode 49), so the neutral is subtracted here,
+    as for the expressions. The MIT notice of ICT-FaceKit (see
+    :func:`load_ict_facekit`) covers these files too.
+
+    Examples
+    --------
+    >>> from skbiomech.face._ict import load_ict_identities  # doctest: +SKIP
+    >>> load_ict_identities("ICT-FaceKit/FaceXModel", n_identities=3).shape  # doctest: +SKIP
+    (3, 9409, 3)
+    """
+    if not isinstance(region, str) or region not in _REGIONS:
+        raise ValueError(f"region must be one of {sorted(_REGIONS)}; got {region!r}.")
+    if isinstance(n_identities, bool) or not isinstance(n_identities, (int, np.integer)) or n_identities < 0:
+        raise ValueError(f"n_identities must be a non-negative integer; got {n_identities!r}.")
+    folder = _resolve_folder(path)
+    files = [_identity_file(folder, i) for i in range(n_identities)]
+    missing = next((file for file in files if not file.is_file()), None)
+    if missing is not None:
+        available = 0
+        while _identity_file(folder, available).is_file():
+            available += 1
+        raise FileNotFoundError(
+            f"{missing} not found: n_identities={n_identities} needs identity000.obj to "
+            f"{files[-1].name}, and {folder} holds the first {available}. Pass "
+            f"n_identities={available} or fewer, or add the missing files from the ICT-FaceKit "
+            "repository (https://github.com/ICT-VGL/ICT-FaceKit)."
+        )
+
+    lines = _read_lines(folder / _NEUTRAL)
+    neutral = _parse_vertices(folder / _NEUTRAL, lines)
+    polygons, numbers = _parse_polygons(folder / _NEUTRAL, lines, _REGIONS[region][1])
+    kept, _ = _crop(folder / _NEUTRAL, neutral, polygons, numbers, region)
+    identities = np.empty((n_identities, len(kept), 3))
+    for i, file in enumerate(files):
+        shape = _parse_vertices(file, _read_lines(file))
+        if shape.shape != neutral.shape:
+            raise ValueError(
+                f"{file} has {len(shape)} vertices but {_NEUTRAL} has {len(neutral)}; "
+                "every ICT-FaceKit OBJ shares one topology."
+            )
+        identities[i] = shape[kept] - neutral[kept]
+    return identities

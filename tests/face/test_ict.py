@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skbiomech.face import BP4D_AUS, DISFA_AUS, FaceModel, _ict
-from skbiomech.face._ict import load_ict_facekit
+from skbiomech.face._ict import load_ict_facekit, load_ict_identities
 from skbiomech.face._skin import SkinMaterial
 
 ICT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "ict-facekit"
@@ -258,3 +258,59 @@ def test_crop_removes_unused_vertices_and_checks_indices(monkeypatch):
     np.testing.assert_array_equal(triangles, [[0, 1, 2], [0, 2, 3]])
     with pytest.raises(ValueError, match=r"m\.obj, line 7: .* outside its vertices 0\.\.4"):
         _ict._crop("m.obj", vertices, [[0, 1, 5]], [7], "face")
+
+
+# -- identity modes ------------------------------------------------------------
+
+
+@needs_data
+@REGIONS
+def test_identities_are_offsets_on_the_model_vertices(ict, neutral, region):
+    identities = load_ict_identities(ICT_FOLDER, region, n_identities=3)
+    n_vertices = REGION_SIZES[region][0]
+    assert identities.shape == (3, n_vertices, 3) == (3, *ict(region).vertices.shape)
+    rows = [0, 777, 6705]
+    for i in range(3):
+        absolute = _obj_vertices(ICT_FOLDER / f"identity{i:03d}.obj")
+        np.testing.assert_allclose(identities[i, rows], absolute[rows] - neutral[0][rows])
+    # Offsets of a few millimetres, not absolute shapes (which reach 19 cm).
+    sizes = np.linalg.norm(identities, axis=2)
+    assert np.all(sizes.max(axis=1) < 2.0) and np.all(sizes.mean(axis=1) > 0.01)
+
+
+def _fake_identities(root, n, offset=0.25):
+    folder = _fake_folder(root)
+    for i in range(n):
+        lines = [f"v {j + offset * (i + 1)} {j % 2}.0 0.5" for j in range(4)]
+        (folder / f"identity{i:03d}.obj").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_identities_on_a_fake_folder(tmp_path, monkeypatch):
+    monkeypatch.setitem(_ict._REGIONS, "face", (4, 1))
+    folder = _fake_identities(tmp_path, 3)
+    identities = load_ict_identities(tmp_path, n_identities=2)  # the parent folder works too
+    expected = np.zeros((2, 4, 3))
+    expected[:, :, 0] = [[0.25], [0.5]]
+    np.testing.assert_allclose(identities, expected)
+    assert load_ict_identities(folder, n_identities=0).shape == (0, 4, 3)
+
+
+def test_missing_identity_says_how_many_there_are(tmp_path):
+    folder = _fake_identities(tmp_path, 3)
+    with pytest.raises(FileNotFoundError, match=r"identity003\.obj not found: .* holds the first 3\. Pass n_identities=3"):
+        load_ict_identities(folder, n_identities=5)
+
+
+def test_identity_vertex_count_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setitem(_ict._REGIONS, "face", (4, 1))
+    folder = _fake_identities(tmp_path, 2)
+    _write_obj(folder / "identity001.obj", 5)
+    with pytest.raises(ValueError, match=r"identity001\.obj has 5 vertices but .* has 4"):
+        load_ict_identities(folder, n_identities=2)
+
+
+@pytest.mark.parametrize("n_identities", [-1, 2.0, True, "3"])
+def test_bad_n_identities(tmp_path, n_identities):
+    with pytest.raises(ValueError, match="n_identities must be a non-negative integer"):
+        load_ict_identities(tmp_path, n_identities=n_identities)
