@@ -98,6 +98,8 @@ def _zip(path, members):
 
 
 _TFLITE = b"\x00\x00\x00\x00TFL3" + b"\x00" * 8
+_GEOMETRY = "geometry_pipeline_metadata_landmarks.binarypb"
+_ONE_FLOAT = b"\x0a\x05\x1d\x00\x00\x80\x3f"  # canonical_mesh { vertex_buffer: 1.0 }
 _MODELS = {n: _TFLITE for n in ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite")}
 
 
@@ -107,12 +109,13 @@ _MODELS = {n: _TFLITE for n in ("face_detector.tflite", "face_landmarks_detector
         (lambda d: d / "absent.task", FileNotFoundError, r"absent\.task does not exist.*SKBIOMECH_FACE_LANDMARKER"),
         (lambda d: _zip(d / "other.task", {"hand_landmarker.tflite": _TFLITE}), ValueError, "lacks"),
         (
-            lambda d: _zip(d / "bad_mesh.task", {**_MODELS, "geometry_pipeline_metadata_landmarks.binarypb": b"\x0a\x05ab"}),
+            lambda d: _zip(d / "bad_mesh.task", {**_MODELS, _GEOMETRY: b"\x0a\x05ab"}),
             ValueError,
-            r"bad_mesh\.task: its member geometry_pipeline_metadata_landmarks\.binarypb is not a readable",
+            rf"bad_mesh\.task: its member {_GEOMETRY} is not a readable",
         ),
         (
-            lambda d: _zip(d / "small_mesh.task", {**_MODELS, "geometry_pipeline_metadata.binarypb": b"\x0a\x05\x1d\x00\x00\x80\x3f"}),
+            # another member name with the same prefix, and a mesh of one float
+            lambda d: _zip(d / "small_mesh.task", {**_MODELS, "geometry_pipeline_metadata.binarypb": _ONE_FLOAT}),
             ValueError,
             r"small_mesh\.task: its canonical mesh has 1 vertex floats",
         ),

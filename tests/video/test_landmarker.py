@@ -76,23 +76,46 @@ _MEMBERS = {
 }
 
 
-def _truncated(path):
+def _truncated(folder):
+    path = folder / "cut.task"
     path.write_bytes(TASK.read_bytes()[:-5000])
     return path
 
 
-@pytest.mark.parametrize(
-    "make, error, match",
-    [
-        (lambda d: d / "none.task", FileNotFoundError, r"none\.task does not exist.*fetch_face_landmarker.*storage\.googleapis\.com.*SKBIOMECH_FACE_LANDMARKER"),
-        (lambda d: d, FileNotFoundError, "is a folder"),
-        (lambda d: (d / "text.task").write_text("not a model") and d / "text.task", ValueError, r"text\.task is not a MediaPipe model bundle"),
-        (lambda d: _truncated(d / "cut.task"), ValueError, r"cut\.task is not a MediaPipe model bundle"),
-        (lambda d: _zip(d / "hand.task", {"hand_landmarks_detector.tflite": _TFLITE}), ValueError, r"hand\.task is a zip but not MediaPipe's Face Landmarker: it lacks \['face_detector\.tflite'"),
-        (lambda d: _zip(d / "noblend.task", {k: v for k, v in _MEMBERS.items() if "blend" not in k}), ValueError, r"lacks \['face_blendshapes\.tflite'\]"),
-        (lambda d: _zip(d / "fake.task", {**_MEMBERS, "face_detector.tflite": b"PK junk"}), ValueError, r"fake\.task: its member face_detector\.tflite is not a TFLite model"),
-    ],
-)  # fmt: skip
+def _text(folder):
+    path = folder / "text.task"
+    path.write_text("not a model")
+    return path
+
+
+_BAD_FILES = [
+    (
+        lambda d: d / "none.task",
+        FileNotFoundError,
+        r"none\.task does not exist.*fetch_face_landmarker.*storage\.googleapis\.com.*SKBIOMECH_FACE_LANDMARKER",
+    ),
+    (lambda d: d, FileNotFoundError, "is a folder"),
+    (_text, ValueError, r"text\.task is not a MediaPipe model bundle"),
+    (_truncated, ValueError, r"cut\.task is not a MediaPipe model bundle"),
+    (
+        lambda d: _zip(d / "hand.task", {"hand_landmarks_detector.tflite": _TFLITE}),
+        ValueError,
+        r"hand\.task is a zip but not MediaPipe's Face Landmarker: it lacks \['face_detector\.tflite'",
+    ),
+    (
+        lambda d: _zip(d / "noblend.task", {k: v for k, v in _MEMBERS.items() if "blend" not in k}),
+        ValueError,
+        r"lacks \['face_blendshapes\.tflite'\]",
+    ),
+    (
+        lambda d: _zip(d / "fake.task", {**_MEMBERS, "face_detector.tflite": b"PK junk"}),
+        ValueError,
+        r"fake\.task: its member face_detector\.tflite is not a TFLite model",
+    ),
+]
+
+
+@pytest.mark.parametrize("make, error, match", _BAD_FILES)
 def test_bad_model_files_are_caught_before_mediapipe(tmp_path, make, error, match):
     path = make(tmp_path)
     with pytest.raises(error, match=match):
