@@ -42,7 +42,7 @@ _REACQUIRE_FRAMES = 30
 
 def _fix_hint():
     return (
-        "Get MediaPipe's Face Landmarker model (face_landmarker.task, 3.8 MB, Apache-2.0) with "
+        "Get MediaPipe's Face Landmarker model (face_landmarker.task, 3.9 MB, Apache-2.0) with "
         "skbiomech.video.fetch_face_landmarker(), or download "
         f"{FACE_LANDMARKER_URL} and pass its path (or set the environment variable {_ENV} to it)."
     )
@@ -245,8 +245,8 @@ class Landmarker:
 
     MediaPipe's short-range face detector misses faces. In
     ``multi_face.jpg`` (five people, 1000 x 667 pixels) it finds two of the
-    five at the default confidence (three at 0.3), and none at all with
-    ``max_faces=1``; in VIDEO mode the set it finds changes from frame to
+    five at the default confidences (up to four with both at 0.3), and none
+    at all with ``max_faces=1``; in VIDEO mode the set it finds changes from frame to
     frame when the image moves by a few pixels. Ask for a few faces when
     several people may be in view.
 
