@@ -114,7 +114,7 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         each video: the largest in its first frame with a face, then the
         one nearest to where it was. Raise it when bystanders appear, so
         that they cannot take over the track.
-    regularization : float, default=1e-3
+    regularization : float, default=1e-2
         Ridge on the coefficients, relative to the fit's normal matrix.
     fps : float, default=None
         Frame rate of folders of frame images and of frame tables, whose
@@ -205,7 +205,7 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         n_identities=50,
         identity_frames=150,
         max_faces=1,
-        regularization=1e-3,
+        regularization=1e-2,
         fps=None,
         color="rgb",
         crops=None,
