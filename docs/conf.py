@@ -83,6 +83,7 @@ API_MODULES = (
     "skbiomech.physics",
     "skbiomech.datasets",
     "skbiomech.estimators",
+    "skbiomech.video",
     "skbiomech.nn",
     "skbiomech.metrics",
     "skbiomech.plotting",

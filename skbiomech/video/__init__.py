@@ -2,7 +2,29 @@
 
 Decoding (PyAV), MediaPipe Face Landmarker tracking, the 3D fit of a face
 model's blendshapes (and identity) to the landmarks, and the fetching and
-caching of the model files they need. Depends on :mod:`skbiomech.face` only.
+caching of the model files they need. Depends on :mod:`skbiomech.face` only;
+``mediapipe``, ``av`` and ``pooch`` (``pip install "skbiomech[video]"``) are
+imported when first used.
+
+* :class:`FaceTracker`: videos, photos, frame folders or frame tables in,
+  frame tables of blendshape coefficients out (a scikit-learn transformer).
+* :func:`fetch_face_landmarker`, :func:`fetch_ict_facekit`,
+  :func:`load_ict_face`: the model files, downloaded once and cached.
+* :func:`iter_frames`, :func:`probe`: streaming decoding.
 """
 
-__all__ = []
+from ._decode import MediaInfo, VideoReadError, iter_frames, probe
+from ._fetch import fetch_face_landmarker, fetch_ict_facekit, load_ict_face
+from ._tracker import FaceTracker, FaceTrackerWarning
+
+__all__ = [
+    "FaceTracker",
+    "FaceTrackerWarning",
+    "MediaInfo",
+    "VideoReadError",
+    "fetch_face_landmarker",
+    "fetch_ict_facekit",
+    "iter_frames",
+    "load_ict_face",
+    "probe",
+]

@@ -73,10 +73,17 @@ def test_no_face_video_gives_failed_rows_and_no_crash(tracker):
 
 @pytest.mark.parametrize("name, first_has_face", [("face_noface.mov", True), ("noface_face.mov", False)])
 def test_face_leaving_and_arriving_is_flagged(tracker, name, first_has_face):
-    success = tracker.transform(MEDIA / name)["success"].to_numpy()
-    assert success.any() and not success.all()
-    assert success[0] == first_has_face and success[-1] != first_has_face
-    assert np.count_nonzero(np.diff(success.astype(int))) <= 3  # one transition, maybe a flicker
+    table = tracker.transform(MEDIA / name)
+    success = table["success"].to_numpy()
+    third = len(success) // 3
+    early, late = success[:third].mean(), success[-third:].mean()
+    # MediaPipe flickers on a frame or two (lettering on a cloud, a dark last frame).
+    if first_has_face:
+        assert early > 0.9 and late < 0.1
+    else:
+        assert early < 0.1 and late > 0.9
+    assert table.loc[~table["success"], tracker.blendshape_names_].isna().all().all()
+    assert table.loc[table["success"], tracker.blendshape_names_].notna().all().all()
 
 
 def test_batch_with_a_bad_file_warns_and_keeps_the_others(tracker, tmp_path):
