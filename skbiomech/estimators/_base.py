@@ -30,7 +30,7 @@ from ..face import FaceModel, default_face_model
 from ..nn._losses import BiomechLoss
 from ..nn._network import ENCODERS, MASS_MODELS, BiomechNetwork
 from ..physics import DYNAMICS, reduce_face_model, unit_reduced_model
-from ._frames import context_index, make_windows, parse_frames
+from ._frames import FrameData, check_horizon, context_index, make_windows, parse_frames
 
 __all__ = ["BiomechEstimatorMixin"]
 
@@ -64,6 +64,7 @@ class BiomechEstimatorMixin:
         "dynamics": [StrOptions(set(DYNAMICS))],
         "mass": [StrOptions(set(MASS_MODELS))],
         "horizon": [Interval(numbers.Integral, 2, None, closed="left")],
+        "max_gap": [Interval(numbers.Integral, 0, None, closed="left")],
         "fps": [Interval(numbers.Real, 0, None, closed="neither")],
         "lambda_3d": [Interval(numbers.Real, 0, None, closed="left")],
         "lambda_au": [Interval(numbers.Real, 0, None, closed="left")],
@@ -137,12 +138,21 @@ class BiomechEstimatorMixin:
             if reset:
                 self.n_features_in_ = X.shape[1]
         else:
-            # Arrays get scikit-learn's own validation and messages.
-            X = validate_data(self, X, reset=reset, dtype=np.float64)
+            # Arrays get scikit-learn's own validation and messages; NaN is left to
+            # parse_frames, where a row of NaN is a failed frame.
+            X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+        max_gap = getattr(self, "max_gap", 0)  # models pickled before max_gap existed
         if not reset:
-            return parse_frames(X, self.coefficient_names_, n_features=getattr(self, "n_image_features_", 0))
+            return parse_frames(
+                X, self.coefficient_names_, n_features=getattr(self, "n_image_features_", 0), max_gap=max_gap
+            )
         names = None if self.face_ is None else list(self.face_.blendshape_names)
-        data = parse_frames(X, names)
+        data = parse_frames(X, names, max_gap=max_gap)
+        if not len(data.coefficients):
+            raise ValueError(
+                "Every frame of X failed (success=False or every coefficient NaN): there is no frame to "
+                "train on."
+            )
         self.coefficient_names_ = data.coefficient_names
         if self.reduced_ is None:
             self.reduced_ = unit_reduced_model(self.coefficient_names_)
@@ -150,7 +160,11 @@ class BiomechEstimatorMixin:
 
     def _batches(self, data, labels=None, *, training):
         """Window tensors (a dict for skorch) and window-shaped labels."""
-        index, valid, owner = make_windows(data.sequence_ids, self.horizon, allow_short=not training)
+        if training:
+            # Segments shorter than the horizon train as padded windows (masked in
+            # the losses, as at inference), so no labelled frame is lost.
+            check_horizon(data.sequence_ids, self.horizon)
+        index, valid, owner = make_windows(data.sequence_ids, self.horizon, allow_short=True)
         context = context_index(data.sequence_ids, self.window)  # (n, C)
         coefficients = data.coefficients[context[index]]  # (W, H, C, K)
         center = coefficients[:, :, self.window]
@@ -171,6 +185,24 @@ class BiomechEstimatorMixin:
             batch["features"] = torch.as_tensor(data.features[index])
         y = None if labels is None else torch.as_tensor(np.where(valid[..., None], labels[index], np.nan))
         return batch, y, index, owner
+
+    def _frame_outputs(self, data):
+        """Per-row network outputs for the table behind ``data``: NaN for rows without one.
+
+        Failed frames outside every segment (not interpolated) get NaN; so do
+        all rows when every frame failed.
+        """
+        if len(data.coefficients):
+            outputs = self._infer(data)
+        else:
+            # Nothing to run: one placeholder frame gives the output shapes.
+            features = None if data.features is None else np.zeros((1, data.features.shape[1]), np.float32)
+            placeholder = FrameData(
+                np.zeros((1, len(data.coefficient_names)), np.float32), features,
+                np.zeros(1, dtype=np.int64), None, None, data.coefficient_names,
+            )  # fmt: skip
+            outputs = {key: values[:0] for key, values in self._infer(placeholder).items()}
+        return {key: data.to_rows(values) for key, values in outputs.items()}
 
     # -- training -------------------------------------------------------------
     def _callbacks(self, checkpoint_dir):

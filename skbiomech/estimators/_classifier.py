@@ -16,7 +16,7 @@ from ..face import au_name
 from ..nn._network import HEAD_INPUTS
 from ._base import BiomechEstimatorMixin
 from ._force import _store
-from ._frames import parse_labels
+from ._frames import align_labels, parse_labels
 from ._persist import WeightsMixin
 
 __all__ = ["BiomechAUClassifier"]
@@ -60,6 +60,10 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         Decision threshold on each AU's probability; "tune" picks, per AU,
         the one maximizing F1 on the training data.
     head_hidden_size : int, default=64
+    max_gap : int, default=0
+        Gaps of up to ``max_gap`` missing or failed frames are filled by
+        linear interpolation (those frames then get predictions); longer
+        gaps split the sequence. As for :class:`BlendshapeODEForceEstimator`.
     **params
         Every parameter of :class:`BlendshapeODEForceEstimator` (encoder,
         dynamics, loss weights, training, device, ``module__*`` ...).
@@ -106,6 +110,7 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         dynamics="elastic",
         mass="fixed",
         horizon=16,
+        max_gap=0,
         fps=25.0,
         lambda_3d=1.0,
         lambda_au=1.0,
@@ -178,7 +183,12 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_frames, n_blendshapes)
+            Frame table; failed frames (``success == False`` or every
+            coefficient NaN) and their labels are skipped, and split their
+            sequence.
         y : DataFrame or array-like of shape (n_frames, n_aus) or (n_frames,)
+            When both X and y carry a pandas index, y is matched to X's
+            rows by index (a mismatch is an error); otherwise by position.
 
         Returns
         -------
@@ -188,7 +198,8 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         if unknown or not self.inputs:
             raise ValueError(f"inputs must be a non-empty subset of {HEAD_INPUTS}; got {self.inputs!r}.")
         data = self._check_input(X, reset=True)
-        labels, self.aus_ = self._labels(y, len(data.coefficients))
+        labels, self.aus_ = self._labels(align_labels(X, y), data.n_rows)
+        labels = data.labels_for(labels)
         self.n_image_features_ = 0
         if "image" in self.inputs:
             if data.features is None:
@@ -215,20 +226,50 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     def predict_proba(self, X):
-        """Probability of each AU per frame: (n_frames, n_aus), or (n_frames, 2) for 1-D binary y."""
+        """Probability of each AU per frame.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_frames, n_blendshapes)
+
+        Returns
+        -------
+        ndarray of shape (n_frames, n_aus), or (n_frames, 2) for 1-D binary y
+            NaN in the rows of failed frames (unless ``max_gap`` filled them).
+        """
         data = self._check_input(X, reset=False)
-        probabilities = self._probabilities(data)
+        logits = self._frame_outputs(data)["logits"].astype(np.float64)
+        probabilities = 1.0 / (1.0 + np.exp(-logits))
         if self._binary:
             return np.column_stack([1 - probabilities[:, 0], probabilities[:, 0]])
         return probabilities
 
     def predict(self, X):
-        """AU presence per frame: 0/1 array (n_frames, n_aus) (class labels for 1-D binary y)."""
+        """AU presence per frame.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_frames, n_blendshapes)
+
+        Returns
+        -------
+        ndarray of shape (n_frames, n_aus), or (n_frames,) for 1-D binary y
+            0/1 ints (class labels for 1-D binary y). When some frames
+            failed (see :meth:`predict_proba`), integers cannot say so: the
+            array is then float, or object for non-numeric class labels,
+            with NaN in the failed frames' rows.
+        """
         check_is_fitted(self, "net_")
         probabilities = self.predict_proba(X)
+        failed = np.isnan(probabilities).any(axis=1)
         if self._binary:
-            return self.classes_[(probabilities[:, 1] >= self.thresholds_[0]).astype(int)]
-        return (probabilities >= self.thresholds_).astype(int)
+            predicted = self.classes_[(probabilities[:, 1] >= self.thresholds_[0]).astype(int)]
+        else:
+            predicted = (probabilities >= self.thresholds_).astype(int)
+        if failed.any():
+            predicted = predicted.astype(float if predicted.dtype.kind in "biuf" else object)
+            predicted[failed] = np.nan
+        return predicted
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

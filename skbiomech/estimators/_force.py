@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BiomechEstimatorMixin
-from ._frames import parse_labels
+from ._frames import align_labels, parse_labels
 from ._persist import WeightsMixin
 
 __all__ = ["BlendshapeODEForceEstimator"]
@@ -49,7 +49,17 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
     mass : {"fixed", "region"}, default="fixed"
         The face's masses, or positive per-region mass scales regressed per window.
     horizon : int, default=16
-        Frames per training window; training sequences must be at least this long.
+        Frames per training window. At least one training sequence (without
+        gaps or failed frames) must be this long; shorter ones train as one
+        padded window whose padding the losses ignore.
+    max_gap : int, default=0
+        Gaps of up to ``max_gap`` frames inside a sequence (frame numbers
+        missing from the table, or failed frames) are filled by linear
+        interpolation of the coefficients, so the sequence runs on across
+        them and interpolated failed frames get outputs (their labels are
+        not used). Longer gaps, and failed frames at the start or end of a
+        sequence, split the sequence: each part is rolled as a sequence of
+        its own. See :ref:`failed-frames`.
     fps : float, default=25.0
         Frame rate of the data.
     lambda_3d, lambda_au, lambda_clean, lambda_smooth : float, default=(1.0, 1.0, 1e-3, 1e-3)
@@ -115,6 +125,7 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
         dynamics="elastic",
         mass="fixed",
         horizon=16,
+        max_gap=0,
         fps=25.0,
         lambda_3d=1.0,
         lambda_au=1.0,
@@ -147,8 +158,12 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_frames, n_blendshapes)
+            Frame table; failed frames (``success == False`` or every
+            coefficient NaN) are skipped, and split their sequence.
         y : DataFrame or array-like of shape (n_frames, n_aus), default=None
             1/0/NaN; used through an internal AU head when ``lambda_au > 0``.
+            When both X and y carry a pandas index, y is matched to X's
+            rows by index (a mismatch is an error); otherwise by position.
 
         Returns
         -------
@@ -157,22 +172,31 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
         data = self._check_input(X, reset=True)
         labels, n_aus = None, 0
         if y is not None and self.lambda_au > 0:
-            labels, self.aus_ = parse_labels(y, len(data.coefficients))
+            labels, self.aus_ = parse_labels(align_labels(X, y), data.n_rows)
+            labels = data.labels_for(labels)
             n_aus = labels.shape[1]
         return self._fit_network(data, labels, n_aus, ("force", "position"))
 
     def transform(self, X):
         """Per-frame muscle forces and reconstructed blendshape coefficients.
 
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_frames, n_blendshapes)
+            Frame table with the columns seen in ``fit``.
+
         Returns
         -------
         ndarray of shape (n_frames, n_forces + n_blendshapes)
             Columns named by :meth:`get_feature_names_out`
-            (``set_output(transform="pandas")`` gives a DataFrame).
+            (``set_output(transform="pandas")`` gives a DataFrame). Rows of
+            failed frames are NaN, unless ``max_gap`` filled them; every
+            other row is what it would be with each part of a split
+            sequence given alone.
         """
         data = self._check_input(X, reset=False)
-        outputs = self._infer(data)
-        forces = outputs["forces"].reshape(len(data.coefficients), -1)
+        outputs = self._frame_outputs(data)
+        forces = outputs["forces"].reshape(data.n_rows, -1)
         return np.concatenate([forces, outputs["positions"]], axis=1).astype(np.float64)
 
     def get_feature_names_out(self, input_features=None):
