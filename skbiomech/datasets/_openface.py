@@ -8,6 +8,9 @@ names such as ``" AU01_c"``), with ``AUxx_r`` intensities (0-5) and
 
 from __future__ import annotations
 
+import io
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,8 @@ from ..face._facs import au_name
 __all__ = ["read_openface_csv", "read_openface_csvs", "write_openface_csv"]
 
 _DEFAULT_FPS = 30.0
+# A whole number as OpenFace writes them (a last field cut short, such as "1." or "-", is not).
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?|nan|NaN|inf|-inf")
 
 
 def write_openface_csv(
@@ -140,8 +145,19 @@ def read_openface_csv(path, *, subject=None, sequence=None, face_id=None):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is empty or lacks a ``frame`` column, a frame number or
-        an ``AUxx_c`` value is invalid (naming the line), or frames repeat.
+        If the file is not UTF-8 text, is empty or lacks a ``frame`` column,
+        a row before the last has fewer fields than the header, a frame
+        number or an ``AUxx_c`` value is invalid (naming the line), or frames
+        repeat.
+
+    Warns
+    -----
+    UserWarning
+        When the last row is cut short, as an interrupted write leaves it
+        (fewer fields than the header, or, on a last line without its
+        newline, a last field that is no whole number): the row is dropped
+        and the warning names the file and the line. A last line without
+        its newline whose fields and last number look whole is kept.
 
     Examples
     --------
@@ -163,8 +179,9 @@ def read_openface_csv(path, *, subject=None, sequence=None, face_id=None):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no OpenFace CSV at {str(path)!r}.")
+    text = _whole_rows(_read_text(path), path)
     try:
-        table = pd.read_csv(path, skipinitialspace=True, encoding="utf-8-sig")
+        table = pd.read_csv(io.StringIO(text), skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{str(path)!r} is empty; expected an OpenFace CSV header.") from None
     except pd.errors.ParserError as exc:
@@ -238,6 +255,51 @@ def read_openface_csvs(paths, *, face_id=None):
     frames = pd.concat([f for f, _ in pairs], ignore_index=True)
     labels = pd.concat([lab for _, lab in pairs], ignore_index=True)
     return frames, labels.astype(float)
+
+
+def _read_text(path):
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not UTF-8 text (byte {exc.start} cannot be decoded). OpenFace writes "
+            "plain ASCII CSVs: check that this is the right file, or re-save it as UTF-8."
+        ) from None
+
+
+def _whole_rows(text, path):
+    """``text`` without a last row cut short (with a warning); ValueError for a short row before it.
+
+    OpenFace's fields are numbers, never quoted, so a row's fields are its
+    commas plus one.
+    """
+    lines = text.splitlines()
+    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    if len(numbered) < 2:
+        return text
+    expected = numbered[0][1].count(",") + 1
+    short = [(number, line.count(",") + 1) for number, line in numbered[1:] if line.count(",") + 1 < expected]
+    last_number, last = numbered[-1]
+    middle = [(number, got) for number, got in short if number != last_number]
+    if middle:
+        number, got = middle[0]
+        raise ValueError(
+            f"{str(path)!r}, line {number}: {got} fields where the header has {expected}; the file is "
+            f"damaged ({len(middle)} short row(s) before its end). Re-export it from OpenFace."
+        )
+    if short:
+        reason = f"{short[0][1]} fields where the header has {expected}"
+    elif not text.endswith(("\n", "\r")) and not _NUMBER.fullmatch(last.rsplit(",", 1)[-1].strip()):
+        reason = f"its last field {last.rsplit(',', 1)[-1].strip()!r} is not a whole number and the line has no newline"
+    else:
+        return text
+    warnings.warn(
+        f"{str(path)!r}, line {last_number}: the last row is cut short ({reason}), as an interrupted "
+        "write leaves it; it is dropped.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return "\n".join(lines[: last_number - 1]) + "\n"
 
 
 def _is_au(column, suffix):

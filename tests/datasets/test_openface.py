@@ -168,3 +168,50 @@ def test_write_errors(tmp_path, frames, kwargs, match):
     with pytest.raises(ValueError, match=match):
         write_openface_csv(tmp_path / "x.csv", frames, **kwargs)
     assert not os.listdir(tmp_path)
+
+
+# The third (last) row of OPENFACE_CSV, as an interrupted write leaves it: cut after
+# a few characters, in the middle, inside its last field, or just before its newline.
+_HEAD, _LAST = OPENFACE_CSV.rstrip("\n").rsplit("\n", 1)
+
+
+@pytest.mark.parametrize("keep", [1, 3, len(_LAST) // 2, len(_LAST) - 1])
+def test_cut_last_row_is_dropped_with_a_warning(tmp_path, keep):
+    path = tmp_path / "F001_T1.csv"
+    path.write_text(_HEAD + "\n" + _LAST[:keep])
+    with pytest.warns(UserWarning, match=r"F001_T1\.csv'?, line 4: .*cut short"):
+        frames, labels = read_openface_csv(path)
+    assert frames["frame"].tolist() == [1, 2] and len(labels) == 2
+
+
+@pytest.mark.parametrize(
+    "last, kept",
+    [("2, 1, 1.", False), ("2, 1, 1e", False), ("2, 1, -", False), ("2, 1, ", False), ("2, 1, 1.5", True)],
+)
+def test_truncated_number_in_an_unterminated_last_row(tmp_path, last, kept):
+    """Writers end every row with a newline: a last row without one is cut unless its last number is whole."""
+    path = tmp_path / "SN002.csv"
+    path.write_text("frame, success, AU12_r\n1, 1, 2.50\n" + last)
+    if kept:
+        frames, _ = read_openface_csv(path)  # can't tell "1.5" from a cut "1.53": kept
+        assert frames["AU12_r"].tolist() == [2.5, 1.5]
+    else:
+        with pytest.warns(UserWarning, match="line 3"):
+            frames, _ = read_openface_csv(path)
+        assert frames["frame"].tolist() == [1]
+
+
+def test_damaged_row_in_the_middle_is_an_error(tmp_path):
+    path = tmp_path / "F001_T1.csv"
+    lines = OPENFACE_CSV.splitlines()
+    lines[2] = lines[2].rsplit(",", 3)[0]  # the second data row loses three fields
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"F001_T1\.csv'?, line 3: 17 fields where the header has 20"):
+        read_openface_csv(path)
+
+
+def test_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("frame, success, AU12_c\n1, 1, 1\n# caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.csv'? is not UTF-8"):
+        read_openface_csv(path)
