@@ -147,20 +147,20 @@ def similarity_align(source, target, weights):
     (array([2.]), True, array([[1., 1., 1.]]))
     """
     w = weights / weights.sum()
-    mean_source = np.einsum("l,tlc->tc", w, source)
-    mean_target = np.einsum("l,tlc->tc", w, target)
+    mean_source = w @ source  # matmul rather than einsum: several times faster here
+    mean_target = w @ target
     centred_source = source - mean_source[:, None]
     centred_target = target - mean_target[:, None]
-    covariance = np.einsum("l,tli,tlj->tij", w, centred_target, centred_source)
+    covariance = np.swapaxes(centred_target * w[:, None], 1, 2) @ centred_source
     u, singular, vt = np.linalg.svd(covariance)
     sign = np.sign(np.linalg.det(u @ vt))
     sign[sign == 0] = 1.0
     u[:, :, 2] *= sign[:, None]  # reflections become rotations
     rotation = u @ vt
-    variance = np.einsum("l,tlc->t", w, centred_source**2)
+    variance = (centred_source**2).sum(axis=2) @ w
     singular[:, 2] *= sign
     scale = singular.sum(axis=1) / np.maximum(variance, 1e-300)
-    translation = mean_target - scale[:, None] * np.einsum("tij,tj->ti", rotation, mean_source)
+    translation = mean_target - scale[:, None] * (rotation @ mean_source[:, :, None])[:, :, 0]
     return scale, rotation, translation
 
 
@@ -212,6 +212,11 @@ def box_qp_solver(hessian):
         raise ValueError("The fit's normal matrix is not positive definite; raise the regularization.")
     rho = float(np.sqrt(eigenvalues[0] * eigenvalues[-1]))
     return rho, np.linalg.inv(hessian + rho * np.eye(len(hessian)))
+
+
+def _to_model_frame(points, scale, rotation, translation):
+    """Observations (T, L, 3) brought back into the model's frame: ``R^T (p - t) / s``."""
+    return (points - translation[:, None]) @ rotation / scale[:, None, None]
 
 
 def _normal_matrix(basis, regularization):
@@ -278,13 +283,13 @@ def fit_expressions(basis, points, *, identity=None, initial=None, regularizatio
         model = neutral + (coefficients @ flat).reshape(n_frames, -1, 3)
         scale, rotation, translation = similarity_align(model, points, basis.weights)
         # The observations brought back into the model's frame.
-        local = np.einsum("tji,tlj->tli", rotation, points - translation[:, None]) / scale[:, None, None]
+        local = _to_model_frame(points, scale, rotation, translation)
         linear = ((local - neutral).reshape(n_frames, -1) * w3) @ flat.T
         coefficients = solve_box_qp(hessian, linear, initial=coefficients, n_iter=qp_iter, solver=solver)
     model = neutral + (coefficients @ flat).reshape(n_frames, -1, 3)
     scale, rotation, translation = similarity_align(model, points, basis.weights)
-    local = np.einsum("tji,tlj->tli", rotation, points - translation[:, None]) / scale[:, None, None]
-    residual = np.sqrt(np.einsum("l,tlc->t", basis.weights, (local - model) ** 2) / basis.weights.sum())
+    local = _to_model_frame(points, scale, rotation, translation)
+    residual = np.sqrt(((local - model) ** 2).sum(axis=2) @ basis.weights / basis.weights.sum())
     return FitResult(coefficients, rotation, scale, translation, residual)
 
 
@@ -338,8 +343,7 @@ def fit_identity(basis, points, *, prior=1.0, n_rounds=20, max_frames=300, **fit
     for _ in range(n_rounds):
         fit = fit_expressions(basis, points, identity=identity, initial=coefficients, **fit_params)
         coefficients = fit.coefficients
-        local = np.einsum("tji,tlj->tli", fit.rotation, points - fit.translation[:, None])
-        local /= fit.scale[:, None, None]
+        local = _to_model_frame(points, fit.scale, fit.rotation, fit.translation)
         expressed = basis.template + np.tensordot(fit.coefficients, basis.expressions, axes=1)
         residual = (local - expressed).reshape(len(points), -1)  # what identity must explain
         error = np.sqrt(((residual - identity @ modes) ** 2 * w3).sum(1) / basis.weights.sum())

@@ -7,6 +7,8 @@ blendshapes chunk by chunk, so memory does not grow with video length.
 
 from __future__ import annotations
 
+import queue
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -168,6 +170,50 @@ def _frames_of(sequence, config):
         yield int(number), time, decoded
 
 
+_DONE = object()
+
+
+def _prefetch(iterator, depth=8):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead.
+
+    Decoding then overlaps MediaPipe, which waits on its own graph threads
+    with the GIL released; exceptions reach the consumer in order.
+    """
+    items, stop = queue.Queue(maxsize=depth), threading.Event()
+
+    def produce():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((_DONE, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put((_DONE, exc))
+
+    worker = threading.Thread(target=produce, daemon=True, name="skbiomech-decode")
+    worker.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        close = getattr(iterator, "close", None)
+        if close is not None and not worker.is_alive():
+            close()
+
+
 def _looks_bgr(image, landmarks):
     height, width = image.shape[:2]
     x = np.clip((landmarks[list(_SKIN_LANDMARKS), 0] * width).astype(int), 0, width - 1)
@@ -200,7 +246,7 @@ def _detect_sequence(unit, sequence, config, progress):
         config.landmarker_path, mode="image" if image_mode else "video", max_faces=config.max_faces
     ) as landmarker:
         key = None
-        for position, (number, time, image) in enumerate(_frames_of(sequence, config)):
+        for position, (number, time, image) in enumerate(_prefetch(_frames_of(sequence, config))):
             detection = None
             if image is not None:
                 detection = landmarker.detect(image, None if image_mode else time)
@@ -234,22 +280,32 @@ def _is_single_image(source):
 
 
 def track_unit(unit, config, progress=lambda n: None):
-    """The frame-table rows of one unit (a subject's sequences), in decode order."""
+    """The frame-table rows of one unit (a subject's sequences), in decode order.
+
+    Chunks are fitted in a background thread while MediaPipe works on the
+    next frames (NumPy releases the GIL); at most two chunks wait, so memory
+    stays bounded when the fit is the slower stage.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     pending, identity, tables = _Detections(), None, []
     need_identity = config.method == "landmarks" and config.identity == "subject" and len(config.basis.identities)
-    for meta, detection, size in _detect(unit, config, progress):
-        pending.add(meta, detection, size)
-        if need_identity and identity is None:
-            if pending.n_faces < config.identity_frames:
-                continue
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skbiomech-fit") as fitter:
+        for meta, detection, size in _detect(unit, config, progress):
+            pending.add(meta, detection, size)
+            if need_identity and identity is None:
+                if pending.n_faces < config.identity_frames:
+                    continue
+                identity = fit_identity(config.basis, pending.points(), regularization=config.regularization)
+            if len(pending) >= _CHUNK:
+                if len(tables) >= 2 and not tables[-2].done():
+                    tables[-2].result()
+                tables.append(fitter.submit(_table, pending, config, identity))
+                pending = _Detections()
+        if need_identity and identity is None and pending.n_faces:
             identity = fit_identity(config.basis, pending.points(), regularization=config.regularization)
-        if len(pending) >= _CHUNK:
-            tables.append(_table(pending, config, identity))
-            pending = _Detections()
-    if need_identity and identity is None and pending.n_faces:
-        identity = fit_identity(config.basis, pending.points(), regularization=config.regularization)
-    if len(pending) or not tables:
-        tables.append(_table(pending, config, identity))
-    table = pd.concat(tables, ignore_index=True)
+        if len(pending) or not tables:
+            tables.append(fitter.submit(_table, pending, config, identity))
+        table = pd.concat([future.result() for future in tables], ignore_index=True)
     table.insert(0, "subject", unit.subject)
     return table

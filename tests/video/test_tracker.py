@@ -153,3 +153,58 @@ def test_face_without_arkit_names_is_refused():
 
     with pytest.raises(ValueError, match="ARKit names"):
         _tracker(face=default_face_model(resolution=15), method="arkit").fit()
+
+
+def _frame_folder(folder, numbers):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    photo = Image.open(MEDIA / "single_face.jpg").convert("RGB")
+    for number in numbers:
+        photo.save(folder / f"{number}.jpg")
+    return folder
+
+
+def test_folder_of_frames_is_one_sequence_numbered_by_file_name(tracker, tmp_path):
+    folder = _frame_folder(tmp_path / "clip", [3, 10, 4])
+    table = _tracker(fps=25.0).fit().transform(folder)
+    assert list(table["frame"]) == [3, 4, 10]
+    np.testing.assert_allclose(table["time"], [3 / 25, 4 / 25, 10 / 25])
+    assert table["success"].all() and table["sequence"].eq("clip").all()
+
+
+def test_bp4d_frame_table_comes_back_with_coefficients_aligned_to_its_labels(tracker, tmp_path):
+    from skbiomech.datasets import load_bp4d
+
+    root = tmp_path / "BP4D"
+    labels = root / "AUCoding" / "AU_OCC"
+    labels.mkdir(parents=True)
+    header = "0,1,2,4,6,7,10,12,14,15,17,23,24"
+    rows = [f"{frame}," + ",".join(["0"] * 11 + [str(frame % 2)]) for frame in (7, 8, 9)]
+    (labels / "F001_T1.csv").write_text("\n".join([header, *rows]) + "\n")
+    _frame_folder(root / "img" / "F001" / "T1", [7, 8, 9])
+    before = sorted(p.name for p in root.rglob("*"))
+    data = load_bp4d(root)
+    table = tracker.transform(data.frames)
+    assert table.index.equals(data.labels.index)
+    assert list(table["frame"]) == [7, 8, 9] and table["success"].all()
+    assert sorted(p.name for p in root.rglob("*")) == before  # nothing written into the dataset
+
+
+def test_dataframe_input_names_subjects_and_sequences(tracker):
+    paths = pd.DataFrame({"path": [MEDIA / "single_face.jpg"] * 2, "subject": ["A", "B"], "sequence": ["s1", "s2"]})
+    table = tracker.transform(paths)
+    assert list(table["subject"]) == ["A", "B"] and list(table["sequence"]) == ["s1", "s2"]
+
+
+def test_parallel_jobs_give_the_same_table(tracker):
+    inputs = [MEDIA / "single_face.jpg", MEDIA / "no_face.mp4"]
+    serial = tracker.transform(inputs)
+    parallel = _tracker(n_jobs=2).fit().transform(inputs)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_several_faces_one_is_followed():
+    table = _tracker(max_faces=3).fit().transform([MEDIA / "multi_face.jpg"] * 2)
+    assert table["success"].all()
+    pd.testing.assert_series_equal(table["pose_Ry"].iloc[[0]], table["pose_Ry"].iloc[[1]], check_index=False)
