@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
+import zlib
 from functools import cached_property
 from pathlib import Path
 
@@ -46,6 +49,31 @@ def _frozen(array):
     array = np.array(array, copy=True)
     array.setflags(write=False)
     return array
+
+
+def _unreadable(path, exc):
+    """Why ``path`` could not be read as an .npz archive, for an error message.
+
+    numpy's own texts are not shown: for pickled content they advise
+    ``allow_pickle``, which would run code from the file.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    pickled = "pickled" in str(exc) or "allow_pickle" in str(exc)
+    if head.startswith(b"PK\x03\x04") and pickled:
+        problem = "it holds arrays of pickled Python objects, which FaceModel.load never reads (they could run code)"
+    elif head.startswith(b"PK\x03\x04"):
+        problem = (
+            f"it is truncated or damaged ({type(exc).__name__}); an interrupted copy or download? "
+            "Copy it again or rebuild it with FaceModel.save"
+        )
+    elif head.startswith(b"\x80"):
+        problem = "it is a Python pickle, which FaceModel.load never reads (it could run code)"
+    elif head.startswith(b"\x93NUMPY"):
+        problem = "it is a single .npy array, not the .npz archive FaceModel.save writes"
+    else:
+        problem = "it is not an .npz archive (FaceModel.save writes one)"
+    return f"{path} is not a readable face model file: {problem}."
 
 
 class FaceModel:
@@ -348,6 +376,34 @@ class FaceModel:
         """
         return self.distribution.T[:, :, None] * np.transpose(self.muscle_directions, (1, 0, 2))
 
+    @property
+    def fingerprint(self):
+        """SHA-256 (hex) of everything that shapes the physics; equal for equal models.
+
+        It covers the arrays, the names, the AU map and the mechanical
+        constants, not the free-text ``name`` and ``notice``; it survives
+        :meth:`save`/:meth:`load` and pickling. Weights files store it, so
+        that weights are never loaded onto another face by mistake.
+        """
+        cached = self.__dict__.get("_fingerprint")  # every field is read-only: hash once
+        if cached is None:
+            digest = hashlib.sha256()
+            for key in _ARRAY_FIELDS:
+                array = getattr(self, key)
+                # Byte order and dtype fixed, so equal values always hash equally.
+                array = np.ascontiguousarray(array, dtype="<f8" if array.dtype.kind == "f" else "<i8")
+                digest.update(f"{key}{array.shape}".encode())
+                digest.update(array.tobytes())
+            scalars = {key: list(getattr(self, key)) for key in _NAME_FIELDS}
+            scalars.update(
+                bending_rigidity=repr(float(self.bending_rigidity)),
+                damping=[repr(float(v)) for v in self.damping],
+                au_muscles={au: list(mus) for au, mus in self.au_muscles.items()},
+            )
+            digest.update(json.dumps(scalars, sort_keys=True).encode())
+            cached = self.__dict__["_fingerprint"] = digest.hexdigest()
+        return cached
+
     def au_muscle_indices(self, au):
         """Indices of the muscles that produce ``au`` (``"AU12"`` or ``12``)."""
         key = au_name(au)
@@ -430,14 +486,20 @@ class FaceModel:
         if not path.is_file():
             raise FileNotFoundError(f"No face model file at {path}.")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not hasattr(data, "files"):  # a bare .npy array, not an archive
+                raise ValueError("a single array")
+            with data:
                 arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path} is not a face model .npz file ({exc}).") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(_unreadable(path, exc)) from None
         missing = [k for k in (*_ARRAY_FIELDS, *_NAME_FIELDS, "meta") if k not in arrays]
         if missing:
             raise ValueError(f"{path} is not a face model file: it lacks {missing}.")
-        meta = json.loads(str(arrays.pop("meta")))
+        try:
+            meta = json.loads(str(arrays.pop("meta")))
+        except ValueError:
+            raise ValueError(f"{path} is damaged: its 'meta' entry is not valid JSON. Save the face model again.") from None
         if meta.get("format_version") != _FORMAT_VERSION:
             raise ValueError(
                 f"{path} has face model format {meta.get('format_version')}; this "

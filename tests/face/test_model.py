@@ -181,6 +181,71 @@ def test_load_errors(tmp_path):
         FaceModel.load(bogus)
 
 
+def _truncated(path, data):
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _damaged(path, data):
+    middle = len(data) // 2
+    path.write_bytes(data[:middle] + bytes(200) + data[middle + 200 :])
+
+
+def _text(path, data):
+    path.write_text("subject,sequence,frame\n")
+
+
+def _pickle(path, data):
+    path.write_bytes(pickle.dumps({"vertices": [0.0]}))
+
+
+def _object_arrays(path, data):
+    np.savez(path, vertices=np.array([object()], dtype=object))
+
+
+def _bad_meta(path, data):
+    with np.load(path.with_name("face.npz")) as archive:
+        arrays = dict(archive)
+    np.savez(path, **{**arrays, "meta": np.array("{not json")})
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (_truncated, "truncated or damaged"),
+        (_damaged, "truncated or damaged"),
+        (_text, "not an .npz archive"),
+        (_pickle, "is a Python pickle"),
+        (_object_arrays, "pickled Python objects"),
+        (_bad_meta, "not valid JSON"),
+    ],
+)
+def test_damaged_files_name_the_file_and_the_problem(small_face, tmp_path, damage, match):
+    small_face.save(tmp_path / "face.npz")
+    path = tmp_path / "broken.npz"
+    damage(path, (tmp_path / "face.npz").read_bytes())
+    with pytest.raises(ValueError, match=match) as error:
+        FaceModel.load(path)
+    assert str(path) in str(error.value)
+    assert "allow_pickle" not in str(error.value)  # never advise loading code
+
+
+def test_fingerprint_is_stable_and_tells_faces_apart(small_face, tmp_path):
+    small_face.save(tmp_path / "face.npz")
+    fingerprint = small_face.fingerprint
+    assert len(fingerprint) == 64 and fingerprint == default_face_model(resolution=21).fingerprint
+    assert FaceModel.load(tmp_path / "face.npz").fingerprint == fingerprint
+    assert pickle.loads(pickle.dumps(small_face)).fingerprint == fingerprint
+    copy = _with(small_face).fingerprint
+    assert _with(small_face, name="renamed", notice="text").fingerprint == copy  # free text is not physics
+    moved = small_face.vertices.copy()
+    moved[0, 0] += 1e-9
+    assert _with(small_face, vertices=moved).fingerprint != copy
+    assert _with(small_face, damping=(5.0, 0.02)).fingerprint != copy
+    assert default_face_model(resolution=15).fingerprint != fingerprint
+    with pytest.raises(AttributeError):
+        small_face.fingerprint = "0" * 64
+
+
 def test_arrays_are_read_only(small_face):
     with pytest.raises(ValueError):
         small_face.vertices[0, 0] = 1.0
