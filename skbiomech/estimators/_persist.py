@@ -8,6 +8,10 @@ code from the file. ``save_weights`` writes only tensors and plain values
 
 from __future__ import annotations
 
+import hashlib
+import warnings
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -15,7 +19,7 @@ from .._device import resolve_device
 from .._io import atomic_write
 from ..physics import unit_reduced_model
 
-__all__ = ["WeightsMixin"]
+__all__ = ["WeightsMixin", "read_torch_file"]
 
 _FORMAT = 1
 _PLAIN = (bool, int, float, str, type(None))
@@ -33,6 +37,78 @@ def _plain(value):
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     raise TypeError(type(value).__name__)
+
+
+def _checksum(state_dict):
+    """SHA-256 (hex) over a state dict's names, shapes, dtypes and bytes."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        tensor = state_dict[key].detach().cpu().contiguous()
+        digest.update(f"{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _face_summary(face):
+    return {
+        "fingerprint": face.fingerprint,
+        "name": face.name,
+        "n_vertices": int(face.n_vertices),
+        "n_blendshapes": int(face.n_blendshapes),
+        "n_muscles": int(face.n_muscles),
+    }
+
+
+def _describe(summary):
+    return (
+        f"{summary['name']!r} ({summary['n_vertices']} vertices, {summary['n_blendshapes']} blendshapes, "
+        f"{summary['n_muscles']} muscles, fingerprint {summary['fingerprint'][:12]})"
+    )
+
+
+def read_torch_file(path, kind, writer):
+    """``torch.load(path, weights_only=True)`` with errors that name the file and the problem.
+
+    torch's own messages are replaced: for pickled objects they advise
+    ``weights_only=False``, which would run code from the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    kind : str
+        What the file should be, for messages ("weights file").
+    writer : str
+        What writes such files, for messages ("save_weights").
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a skbiomech {kind}.")
+    if not path.is_file():
+        raise FileNotFoundError(f"No skbiomech {kind} at {path}.")
+    try:
+        with warnings.catch_warnings():
+            # torch warns about the protocol of bare pickles before refusing them.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, OSError, EOFError, KeyError, UnpicklingError ...
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        weights_only_refusal = "weights only" in str(exc).lower()
+        if head == b"PK\x03\x04" and weights_only_refusal:  # torch files are zip archives
+            problem = (
+                "it holds pickled Python objects besides tensors and plain values; skbiomech never "
+                f"runs code from a {kind}, and {writer} never writes such objects"
+            )
+        elif head == b"PK\x03\x04":
+            problem = (
+                f"it is truncated or damaged ({type(exc).__name__}); an interrupted copy or download? "
+                f"Copy it again or write it again with {writer}"
+            )
+        elif head[:1] == b"\x80":
+            problem = f"it is a bare Python pickle, not a file written by {writer}; skbiomech never runs code from one"
+        else:
+            problem = f"it is not a file written by {writer} (torch cannot read it: {type(exc).__name__})"
+        raise ValueError(f"{path} is not a readable skbiomech {kind}: {problem}.") from None
 
 
 class WeightsMixin:
@@ -83,10 +159,12 @@ class WeightsMixin:
             "format": _FORMAT,
             "estimator": type(self).__name__,
             "face_free": self.face_ is None,
+            "face": None if self.face_ is None else _face_summary(self.face_),
             "params": params,
             "fitted": fitted,
             "state_dict": {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()},
         }
+        payload["checksum"] = _checksum(payload["state_dict"])
         with atomic_write(path) as handle:
             torch.save(payload, handle)
 
@@ -99,15 +177,32 @@ class WeightsMixin:
         path : str or path-like
         face : "default" or FaceModel, default="default"
             The face model it was trained with (ignored for face-free models).
+            The file stores that face's :attr:`~skbiomech.face.FaceModel.fingerprint`:
+            another face is refused.
         device : str, default="cpu"
 
         Returns
         -------
         estimator : fitted estimator of this class
+
+        Raises
+        ------
+        FileNotFoundError
+            No file at ``path``.
+        ValueError
+            The file is truncated or damaged, is not a weights file, holds
+            another estimator, or was trained on another face model; the
+            message names the file and the problem.
         """
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = read_torch_file(path, "weights file", "save_weights")
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a skbiomech weights file (format {_FORMAT}).")
+        if "checksum" in payload and _checksum(payload["state_dict"]) != payload["checksum"]:
+            # torch does not check the bytes of tensor data: a damaged file loads silently.
+            raise ValueError(
+                f"{path} is damaged: its weights do not match the checksum written with them (an "
+                "interrupted or corrupted copy?). Copy it again or write it again with save_weights."
+            )
         if payload["estimator"] != cls.__name__:
             raise ValueError(f"{path} holds a {payload['estimator']}, not a {cls.__name__}.")
         params = dict(payload["params"], device=device)
@@ -129,6 +224,14 @@ class WeightsMixin:
             raise ValueError(
                 f"{path} was trained on a face with {len(estimator.coefficient_names_)} blendshapes "
                 f"({estimator.coefficient_names_[:3]}...); pass that face model as face=."
+            )
+        trained_on = payload.get("face")  # absent from files written before fingerprints
+        if estimator.face_ is not None and trained_on and trained_on["fingerprint"] != estimator.face_.fingerprint:
+            raise ValueError(
+                f"{path} was trained on another face model than the one given: it was trained on "
+                f"{_describe(trained_on)}, and face= is {_describe(_face_summary(estimator.face_))}. "
+                "Weights only make sense on their own face (same mesh, blendshapes and muscles): "
+                "pass that face model as face=."
             )
         estimator.device_ = resolve_device(device)
         estimator._seed = 0
