@@ -488,7 +488,7 @@ def iter_frames(source, *, color="rgb", fps=None):
         ``(T, H, W, 3)`` for T frames, uint8 or float in [0, 1].
     color : {"rgb", "bgr"}, default="rgb"
         Channel order of an array source; ``"bgr"`` for arrays from OpenCV.
-        Files are always decoded to RGB, so only ``"rgb"`` is valid for them.
+        Files are always decoded to RGB: for them it is unused.
     fps : float, default=None
         Frame rate of a folder or array source, which carry no timestamps:
         frame times are then ``index / fps`` (else NaN). Videos keep their
@@ -540,13 +540,6 @@ def iter_frames(source, *, color="rgb", fps=None):
     kind, payload = _source(source)
     if kind == "array":
         return _array_frames(payload, color, fps)
-    if color != "rgb":
-        if kind == "video":
-            payload[1].close()
-        raise ValueError(
-            f'color="{color}" describes the channel order of an array (e.g. from OpenCV); '
-            f"files are always decoded to RGB: drop color= for {source}."
-        )
     if kind == "video":
         return _video_frames(*payload)
     if kind == "folder":

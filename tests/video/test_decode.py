@@ -451,9 +451,10 @@ def test_bad_color(color):
         iter_frames(np.zeros((2, 2, 3), np.uint8), color=color)
 
 
-def test_bgr_is_for_arrays_only(video):
-    with pytest.raises(ValueError, match=r"files are always decoded to RGB.*clip\.mp4"):
-        iter_frames(video, color="bgr")
+def test_color_does_not_apply_to_files(video):
+    # Files decode to RGB whatever the caller says about arrays (one setting for mixed sources).
+    for rgb, bgr in zip(iter_frames(video), iter_frames(video, color="bgr")):
+        np.testing.assert_array_equal(rgb.image, bgr.image)
 
 
 @pytest.mark.parametrize("fps", [0, -5, float("nan"), float("inf"), "30", True])
