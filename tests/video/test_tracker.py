@@ -208,3 +208,15 @@ def test_several_faces_one_is_followed():
     table = _tracker(max_faces=3).fit().transform([MEDIA / "multi_face.jpg"] * 2)
     assert table["success"].all()
     pd.testing.assert_series_equal(table["pose_Ry"].iloc[[0]], table["pose_Ry"].iloc[[1]], check_index=False)
+
+
+def test_scikit_learn_api_and_pickling(tracker, tmp_path):
+    import joblib
+    from sklearn.base import clone
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(_tracker())  # the checks that apply to an estimator of paths (API, params)
+    assert clone(tracker).get_params() == tracker.get_params()
+    joblib.dump(tracker, tmp_path / "tracker.joblib")
+    restored = joblib.load(tmp_path / "tracker.joblib")
+    pd.testing.assert_frame_equal(restored.transform(MEDIA / "single_face.jpg"), tracker.transform(MEDIA / "single_face.jpg"))
