@@ -13,15 +13,17 @@ imported when first used.
 * :func:`iter_frames`, :func:`probe`: streaming decoding.
 """
 
-from ._decode import MediaInfo, VideoReadError, iter_frames, probe
+from ._decode import Frame, MediaInfo, VideoReadError, VideoReadWarning, iter_frames, probe
 from ._fetch import fetch_face_landmarker, fetch_ict_facekit, load_ict_face
 from ._tracker import FaceTracker, FaceTrackerWarning
 
 __all__ = [
     "FaceTracker",
     "FaceTrackerWarning",
+    "Frame",
     "MediaInfo",
     "VideoReadError",
+    "VideoReadWarning",
     "fetch_face_landmarker",
     "fetch_ict_facekit",
     "iter_frames",

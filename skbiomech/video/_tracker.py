@@ -65,8 +65,11 @@ def _progress_bar(verbose, total, unit):
 
 def _run(unit, config):
     """Worker: one unit's rows and the warnings raised on the way (workers cannot show them)."""
+    from ._decode import VideoReadWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FaceTrackerWarning)
+        warnings.simplefilter("always", VideoReadWarning)
         table = track_unit(unit, config)
     return table, [(w.message, w.category) for w in caught]
 

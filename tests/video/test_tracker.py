@@ -210,6 +210,7 @@ def test_several_faces_one_is_followed():
     pd.testing.assert_series_equal(table["pose_Ry"].iloc[[0]], table["pose_Ry"].iloc[[1]], check_index=False)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # paths, not arrays: API checks only
 def test_scikit_learn_api_and_pickling(tracker, tmp_path):
     import joblib
     from sklearn.base import clone
