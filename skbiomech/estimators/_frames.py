@@ -335,9 +335,13 @@ def parse_frames(X, coefficient_names=None, *, feature_prefix="z2d_", n_features
     if features is not None:
         bad = ~np.isfinite(features).all(axis=1) & ~failed
         if bad.any():
+            # Only failed frames may lack features (ImageFeatureTransformer gives NaN to rows
+            # without an image): a tracked frame without them would train on a hole.
             raise ValueError(
-                f"The image features are NaN or infinite in {_rows_text(labels, bad)} of tracked frames; "
-                "drop or impute those frames first."
+                f"The image features are NaN or infinite in {_rows_text(labels, bad)} of tracked frames "
+                "(finite coefficients, success not False); ImageFeatureTransformer gives NaN features to "
+                "frames without an image. Give those frames their images, drop them, or mark them "
+                "failed (success=False)."
             )
     if n_features is not None and n_features > 0 and (features is None or features.shape[1] != n_features):
         got = 0 if features is None else features.shape[1]

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from .._device import resolve_device
 from .._io import atomic_write
 from ._backbones import build_backbone, check_backbone
+from ._frames import _plain, _success
 
 __all__ = ["ImageFeatureTransformer", "default_cache_dir"]
 
@@ -180,6 +181,16 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
     ``set_output`` configuration: passed-through metadata columns are not
     numbers, so there is no useful ndarray output.
 
+    A row whose image is missing (None or NaN) gets NaN features, as
+    scikit-learn's scalers keep NaN: the video front end gives failed frames
+    (``success=False``) no crop, and the physics estimators give those frames
+    NaN outputs whatever their features. ``fit`` reads no image, so such rows
+    change nothing there. A row marked ``success=True`` without an image is an
+    error, since a tracked frame always has its crop; without a ``success``
+    column a missing image cannot be told apart from a lost one, so the
+    physics estimators then refuse NaN features on any frame that has
+    coefficients.
+
     Cache entries are one ``.npy`` per image, keyed by the image's content
     (the file's bytes, or the array's bytes, shape and dtype), the backbone,
     ``weights_id_`` and ``image_size``. A corrupt entry is recomputed.
@@ -247,11 +258,17 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(f"X already has feature columns {clash[:3]}...; drop them or choose another feature_prefix.")
         validate_data(self, X, reset=reset, skip_check_array=True)
         missing = X["image"].isna().to_numpy()
-        if missing.any():
-            raise ValueError(
-                f"{int(missing.sum())} frame(s) have no image (NaN in the 'image' column, first rows "
-                f"{X.index[missing][:5].tolist()}); drop those rows (X[X['image'].notna()]) or impute their images."
-            )
+        if missing.any() and "success" in X.columns:
+            # The tracker writes a crop for every frame it tracks: a tracked frame without
+            # one is a bug upstream, not a failed frame, and NaN features would hide it.
+            lost = missing & _success(X)
+            if lost.any():
+                raise ValueError(
+                    f"{int(lost.sum())} tracked frame(s) (success=True) have no image (first rows "
+                    f"{[_plain(v) for v in X.index[lost][:5]]}): only failed frames (success=False) may "
+                    "lack one. Give those frames their face crops, or drop them (X[X['image'].notna()])."
+                )
+        return missing
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -260,7 +277,8 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame of shape (n_frames, n_columns)
-            Frame table with an ``image`` column.
+            Frame table with an ``image`` column; rows without an image
+            (failed frames) are allowed.
         y : ignored
 
         Returns
@@ -323,16 +341,19 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         frames : DataFrame of shape (n_frames, n_columns - 1 + n_features_out_)
-            X without ``image``, in X's index, followed by the float32 features.
+            X without ``image``, in X's index, followed by the float32
+            features (NaN on rows without an image).
         """
         check_is_fitted(self)
-        self._check_frames(X, reset=False)
+        missing = self._check_frames(X, reset=False)
         rows = X.index.tolist()  # Python scalars, for messages
-        cells = [_image_cell(value, rows[i]) for i, value in enumerate(X["image"])]
-        features = np.empty((len(X), self.n_features_out_), dtype=np.float32)
+        cells = [None if missing[i] else _image_cell(value, rows[i]) for i, value in enumerate(X["image"])]
+        features = np.full((len(X), self.n_features_out_), np.nan, dtype=np.float32)
         cache = self._cache()
         todo = {}  # image key (row position without a cache) -> positions of the rows showing it
         for i, cell in enumerate(cells):
+            if cell is None:  # no image: the row keeps NaN features and never reaches the cache
+                continue
             if cache is None:
                 if isinstance(cell, Path) and not cell.is_file():
                     _read_bytes(cell, rows[i])  # fail now rather than after hours of features

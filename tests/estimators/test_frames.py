@@ -210,6 +210,23 @@ def test_max_gap_interpolates_short_gaps(fitted, small_face, one_sequence, how):
     np.testing.assert_allclose(longer[~failed], halves, **SAME)
 
 
+@pytest.mark.parametrize("how", ["success", "nan", "tracked"])
+def test_nan_image_features_are_fine_on_failed_frames_only(small_face, one_sequence, how):
+    """A failed frame has no face crop, hence NaN image features; a tracked frame must have them."""
+    frames, labels = one_sequence
+    holed = frames.copy() if how == "tracked" else _fail(frames, [20], how)
+    features = np.random.default_rng(0).normal(size=(len(frames), 3))
+    features[20] = np.nan  # what ImageFeatureTransformer gives a row without an image
+    holed[["z2d_0", "z2d_1", "z2d_2"]] = features
+    model = BiomechAUClassifier(small_face, inputs=("force", "position", "image"), **{**FAST, "max_epochs": 1})
+    if how == "tracked":
+        with pytest.raises(ValueError, match=r"image features are NaN .*\[20\].*without an image"):
+            model.fit(holed, labels)
+        return
+    proba = model.fit(holed, labels).predict_proba(holed)
+    assert np.isnan(proba[20]).all() and np.isfinite(np.delete(proba, 20, axis=0)).all()
+
+
 def test_training_skips_failed_frames(small_face, dataset):
     """A failed frame splits its sequence for training too, and its label is never used."""
     frames, labels = dataset.frames, dataset.labels

@@ -300,14 +300,61 @@ def test_bad_images(frames, tmp_path, kind, error, match, cache):
         extractor.transform(table)
 
 
+def _without_images(frames, rows, value=None, success=None):
+    """``frames`` with ``value`` for the image of ``rows``, and a ``success`` column unless None."""
+    table = frames.copy()
+    table["image"] = [value if row in rows else image for row, image in table["image"].items()]
+    if success is not None:
+        table["success"] = success
+    return table
+
+
+@pytest.mark.parametrize("value", [None, np.nan, pd.NA], ids=["None", "nan", "NA"])
+@pytest.mark.parametrize("success", ["failed", "absent"])
+@pytest.mark.parametrize("cache", [True, False])
+def test_rows_without_an_image_get_nan_features(frames, fitted, tmp_path, forward_calls, value, success, cache):
+    """Failed frames of the video front end have no crop: their features are NaN, the others unchanged."""
+    holes = [101, 104]
+    flag = None if success == "absent" else ~frames.index.isin(holes)
+    table = _without_images(frames, holes, value, flag)
+    extractor = ImageFeatureTransformer(**FAST, cache_dir=tmp_path / "cache" if cache else False).fit(table)
+    forward_calls.clear()
+    out = extractor.transform(table)
+    hole = frames.index.isin(holes)
+    assert out.index.equals(frames.index) and np.isnan(features(out)[hole]).all()
+    np.testing.assert_allclose(features(out)[~hole], features(fitted[1])[~hole], rtol=1e-5, atol=1e-5)
+    assert sum(forward_calls) == len(frames) - len(holes)
+    if cache:  # nothing cached for the holes; the images are served from the cache next time
+        assert len(list((tmp_path / "cache").rglob("*.npy"))) == len(frames) - len(holes)
+        forward_calls.clear()
+        pd.testing.assert_frame_equal(clone(extractor).fit_transform(table), out)
+        assert forward_calls == []
+
+
+def test_a_table_without_any_image_fits_and_gives_nan(frames, forward_calls):
+    table = _without_images(frames, list(frames.index), success=False)
+    out = ImageFeatureTransformer(**FAST, cache_dir=False).fit_transform(table)
+    assert features(out).shape == (len(frames), 512) and np.isnan(features(out)).all()
+    assert forward_calls == [] and out["success"].eq(False).all()
+
+
+@pytest.mark.parametrize("method", ["fit", "transform"])
+def test_a_tracked_frame_without_an_image_is_an_error(frames, method):
+    """success=True promises a crop: a missing one is a bug upstream, not a failed frame."""
+    table = _without_images(frames, [101, 103, 106], success=~frames.index.isin([106]))
+    extractor = ImageFeatureTransformer(**FAST, cache_dir=False)
+    if method == "transform":
+        extractor.fit(table.assign(image=frames["image"]))
+    with pytest.raises(ValueError, match=r"2 tracked frame\(s\) \(success=True\) have no image.*\[101, 103\]"):
+        getattr(extractor, method)(table)
+
+
 def test_frame_table_errors(frames):
     extractor = ImageFeatureTransformer(**FAST, cache_dir=False)
     with pytest.raises(ValueError, match="'image' column"):
         extractor.fit(frames.drop(columns="image"))
     with pytest.raises(ValueError, match="pandas DataFrame"):
         extractor.fit(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"2 frame\(s\) have no image.*\[101, 103\].*drop those rows"):
-        extractor.fit(frames.assign(image=[None if i in (1, 3) else x for i, x in enumerate(frames["image"])]))
     with pytest.raises(ValueError, match="already has feature columns"):
         extractor.fit(frames.assign(z2d_0=1.0))
     extractor.fit(frames)
