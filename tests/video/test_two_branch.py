@@ -37,7 +37,8 @@ def test_both_branches_give_nan_exactly_on_the_frames_without_a_face(tmp_path):
 
     model = make_pipeline(
         _tracker(crops),
-        ImageFeatureTransformer("resnet18", weights=None, image_size=64, cache_dir=tmp_path / "features", random_state=0),
+        ImageFeatureTransformer("resnet18", weights=None, image_size=64, cache_dir=tmp_path / "features",
+                                random_state=0),
         BiomechAUClassifier(load_ict_face(ICT, n_identities=0)[0], inputs=("force", "position", "image"),
                             max_epochs=2, random_state=0),
     )  # fmt: skip
