@@ -8,8 +8,10 @@ Inner torch objects are reached through ``__`` parameters, as in skorch:
 
 from __future__ import annotations
 
+import copy
 import numbers
 import tempfile
+import warnings
 import weakref
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names, check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
@@ -31,6 +33,19 @@ from ..nn._losses import BiomechLoss
 from ..nn._network import ENCODERS, MASS_MODELS, BiomechNetwork
 from ..physics import DYNAMICS, reduce_face_model, unit_reduced_model
 from ._frames import FrameData, check_horizon, context_index, make_windows, parse_frames
+from ._training import (
+    AtomicCheckpoint,
+    EpochLog,
+    ResumePoint,
+    TrainingInterruptedWarning,
+    TrainingRun,
+    check_warm_start,
+    find_resumable,
+    fit_key,
+    fit_signature,
+    restore_module_and_history,
+    training_finished,
+)
 
 __all__ = ["BiomechEstimatorMixin"]
 
@@ -44,6 +59,32 @@ _REDUCED = weakref.WeakKeyDictionary()  # FaceModel -> ReducedModel (face arrays
 @lru_cache(maxsize=1)
 def _default_face():
     return default_face_model()
+
+
+def _plan_windows(bounds, horizon, per_chunk, margin):
+    """``make_windows``' windows, ``per_chunk`` at a time, without building them all.
+
+    ``bounds`` are the segment starts (and the frame count) in frame order.
+    Yields ``(spots, valid, owner, (low, high))``: the frame positions (W, H)
+    of the chunk's windows, their masks, and the positions ``[low, high)``
+    they reach with ``margin`` frames of context, within their segments.
+    """
+    begins, lengths = bounds[:-1], np.diff(bounds)
+    full = lengths // horizon  # regular windows; one more overlaps the end when the length is not a multiple
+    counts = np.where(lengths < horizon, 1, full + (lengths % horizon > 0))
+    first_window = np.r_[0, np.cumsum(counts)]
+    steps = np.arange(horizon)
+    for start in range(0, int(first_window[-1]), per_chunk):
+        j = np.arange(start, min(start + per_chunk, int(first_window[-1])))
+        g = np.searchsorted(first_window, j, side="right") - 1  # segment of each window
+        i, length = j - first_window[g], lengths[g][:, None]
+        offset = np.where(i < full[g], i * horizon, np.maximum(lengths[g] - horizon, 0))[:, None] + steps
+        valid = offset < length
+        owner = valid & (offset >= (np.minimum(i, full[g]) * horizon)[:, None])
+        spots = begins[g][:, None] + np.minimum(offset, length - 1)  # short windows repeat their last frame
+        low = max(int(spots[0, 0]) - margin, int(begins[g[0]]))
+        high = min(int(spots[-1].max()) + 1 + margin, int(begins[g[-1]] + lengths[g[-1]]))
+        yield spots, valid, owner, (low, high)
 
 
 class _BiomechNet(NeuralNet):
@@ -72,7 +113,8 @@ class BiomechEstimatorMixin:
         "lambda_smooth": [Interval(numbers.Real, 0, None, closed="left")],
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "latent_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        # An untrained model is never returned: 0 epochs is refused, as MLPClassifier refuses max_iter=0.
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "optimizer": [type],
@@ -81,6 +123,8 @@ class BiomechEstimatorMixin:
         "early_stopping": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
         "checkpoint_dir": [str, Path, None],
+        "warm_start": ["boolean"],
+        "resume": ["boolean"],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -158,13 +202,19 @@ class BiomechEstimatorMixin:
             self.reduced_ = unit_reduced_model(self.coefficient_names_)
         return data
 
-    def _batches(self, data, labels=None, *, training):
-        """Window tensors (a dict for skorch) and window-shaped labels."""
+    def _batches(self, data, labels=None, *, training, windows=None):
+        """Window tensors (a dict for skorch) and window-shaped labels.
+
+        ``windows``: ``(index, valid, owner)`` of some windows of ``data``
+        (``make_windows``'s output by default), for inference in chunks.
+        """
         if training:
             # Segments shorter than the horizon train as padded windows (masked in
             # the losses, as at inference), so no labelled frame is lost.
             check_horizon(data.sequence_ids, self.horizon)
-        index, valid, owner = make_windows(data.sequence_ids, self.horizon, allow_short=True)
+        if windows is None:
+            windows = make_windows(data.sequence_ids, self.horizon, allow_short=True)
+        index, valid, owner = windows
         context = context_index(data.sequence_ids, self.window)  # (n, C)
         coefficients = data.coefficients[context[index]]  # (W, H, C, K)
         center = coefficients[:, :, self.window]
@@ -205,19 +255,25 @@ class BiomechEstimatorMixin:
         return {key: data.to_rows(values) for key, values in outputs.items()}
 
     # -- training -------------------------------------------------------------
-    def _callbacks(self, checkpoint_dir):
+    def _callbacks(self, run):
+        # Order matters: the log before early stopping (which ends an epoch by raising),
+        # the resume point last (it saves the scheduler and early-stopping state).
         callbacks = list(self.callbacks or [])
         if self.verbose:
-            callbacks.append(("progress", ProgressBar()))
+            callbacks.append(("epoch_log", EpochLog(run.target_epochs, header=run.header)))
         if self.early_stopping is not None:
             callbacks.append(("early_stopping", EarlyStopping(patience=self.early_stopping, load_best=True)))
         if self.lr_schedule == "cosine":
-            callbacks.append(("lr_schedule", LRScheduler("CosineAnnealingLR", T_max=max(self.max_epochs, 1))))
+            # last_epoch=-1: each fit (a warm start too) runs its own cycle; skorch would count the
+            # epochs of the history. A resumed fit restores the scheduler's state instead.
+            cosine = LRScheduler("CosineAnnealingLR", T_max=max(self.max_epochs, 1), last_epoch=-1)
+            callbacks.append(("lr_schedule", cosine))
         elif self.lr_schedule == "plateau":
             callbacks.append(("lr_schedule", LRScheduler("ReduceLROnPlateau", patience=3)))
-        if checkpoint_dir is not None:
+        if run.folder is not None:
             monitor = "valid_loss_best" if self.validation_fraction else "train_loss_best"
-            callbacks.append(("checkpoint", Checkpoint(dirname=checkpoint_dir, monitor=monitor)))
+            callbacks.append(("checkpoint", AtomicCheckpoint(dirname=str(run.folder), monitor=monitor)))
+            callbacks.append(("resume_point", ResumePoint(str(run.folder), run.key, run.target_epochs)))
         return callbacks
 
     def _train_split(self, data, batch, y, index):
@@ -244,7 +300,7 @@ class BiomechEstimatorMixin:
         if self.encoder == "meshconv" and self.face_ is None:
             raise ValueError("encoder='meshconv' needs a face model (face='default' or a FaceModel).")
         batch, y, index, _ = self._batches(data, labels, training=True)
-        self.module_config_ = dict(
+        module_config = dict(
             n_aus=int(n_aus),
             inputs=list(inputs),
             n_image_features=int(getattr(self, "n_image_features_", 0)),
@@ -257,6 +313,11 @@ class BiomechEstimatorMixin:
             mass=self.mass,
             dt=1.0 / self.fps,
         )
+        # warm_start continues the fitted net; a model loaded or pickled without a signature cannot.
+        warm = bool(self.warm_start) and hasattr(self, "net_") and hasattr(self, "_fit_signature_")
+        if warm:
+            check_warm_start(self._fit_signature_, fit_signature(self, module_config))
+        self.module_config_ = module_config
         scale = data.coefficients.std(axis=0)
         standardization = dict(
             coefficient_mean=data.coefficients.mean(axis=0),
@@ -271,22 +332,65 @@ class BiomechEstimatorMixin:
         train_split = None
         if split is not None:
             (batch, y), train_split = split
-        checkpoint_dir = None
-        if self.checkpoint_dir is not None:
-            Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-            # One folder per fit: parallel GridSearchCV fits never share files.
-            checkpoint_dir = tempfile.mkdtemp(prefix="fit-", dir=self.checkpoint_dir)
-        self.checkpoint_dir_ = checkpoint_dir
-        net = self._build_net(standardization, train_split, checkpoint_dir)
+        run = self._training_run(data, labels, warm, n_windows=len(batch["mask"]))
+        self.checkpoint_dir_ = None if run.folder is None else str(run.folder)
+        net = self._build_net(standardization, train_split, run)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
-            net.fit(batch, y)
+            net.initialize()  # as net.fit would: the same random draws
+            if warm:
+                # Like scikit-learn's warm_start: the fitted weights and history, a new optimizer.
+                try:
+                    net.module_.load_state_dict(self.net_.module_.state_dict())
+                except RuntimeError as exc:
+                    raise ValueError(f"warm_start=True: the fitted network does not fit this one ({exc}).") from None
+                net.history = copy.deepcopy(self.net_.history)
+            elif run.state is not None:
+                restore_module_and_history(net, run.state)
+                dict(net.callbacks_)["resume_point"].pending_state_ = run.state
+            net.partial_fit(batch, y, epochs=max(run.target_epochs - len(net.history), 0))
+        if not training_finished(net, run.target_epochs):
+            hint = " Fit again with resume=True to continue from the last epoch." if run.folder is not None else ""
+            warnings.warn(
+                f"Training was interrupted after epoch {len(net.history)} of {run.target_epochs}: the model is "
+                f"only partly trained.{hint}",
+                TrainingInterruptedWarning,
+                stacklevel=3,
+            )
         self.net_ = net
         self.history_ = net.history
+        self._fit_signature_ = fit_signature(self, module_config)
         return self
 
-    def _build_net(self, standardization, train_split=None, checkpoint_dir=None):
+    def _training_run(self, data, labels, warm, *, n_windows):
+        """The epochs this fit ends at and its checkpoint folder: a new one, or the one it resumes."""
+        start = len(self.net_.history) if warm else 0
+        run = TrainingRun(target_epochs=start + int(self.max_epochs))
+        if self.checkpoint_dir is None:
+            if self.resume:
+                raise ValueError("resume=True continues a fit from its checkpoint folder: set checkpoint_dir.")
+        else:
+            root = Path(self.checkpoint_dir)
+            root.mkdir(parents=True, exist_ok=True)
+            run.key = fit_key(self, data, labels)
+            if self.resume and not warm:
+                run.folder, run.state = find_resumable(root, run.key)
+            if run.state is not None:
+                run.target_epochs = int(run.state["target_epochs"])
+                start = len(run.state["history"])
+            else:
+                # One folder per fit: parallel GridSearchCV fits never share files.
+                run.folder = Path(tempfile.mkdtemp(prefix="fit-", dir=root))
+        resumed = f", resumed from {run.folder} after epoch {start}" if run.state is not None else ""
+        run.header = (
+            f"{type(self).__name__}: {n_windows} windows of {self.horizon} frames, "
+            f"epochs {start + 1}-{run.target_epochs}{resumed}"
+        )
+        return run
+
+    def _build_net(self, standardization, train_split=None, run=None):
         """The skorch net around a BiomechNetwork configured by ``module_config_``."""
+        run = TrainingRun(target_epochs=int(self.max_epochs)) if run is None else run
         module_params = dict(
             self.module_config_,
             reduced=self.reduced_,
@@ -310,7 +414,8 @@ class BiomechEstimatorMixin:
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=train_split,
-            callbacks=self._callbacks(checkpoint_dir),
+            callbacks=self._callbacks(run),
+            callbacks__print_log=None,  # its table has colour codes; EpochLog prints plain lines
             device=self.device_,
             verbose=int(self.verbose),
             iterator_train__shuffle=True,
@@ -319,24 +424,56 @@ class BiomechEstimatorMixin:
         )
 
     # -- inference ------------------------------------------------------------
+    #: About how many frames of windows inference builds at once (memory stays flat at any length).
+    _infer_chunk_frames = 1 << 15
+
     def _infer(self, data):
-        """Per-frame network outputs (numpy), stitched back from windows."""
-        batch, _, index, owner = self._batches(data, training=False)
-        outputs = {}
+        """Per-frame network outputs (numpy), stitched back from windows, in bounded chunks.
+
+        The windows (those of ``make_windows``, in its order) are planned
+        and built a chunk at a time: a whole number of batches of consecutive
+        windows, from the frames they reach (their own, plus ``window`` or 1
+        frames of context on each side, within their segment). The batches
+        are those of one run over every window, so the results are identical
+        at any chunk size, and memory beyond the outputs does not grow with
+        the number of frames.
+        """
+        n = len(data.coefficients)
+        ids = data.sequence_ids
+        ordered = bool(np.all(ids[1:] >= ids[:-1]))  # FrameData keeps segments in order: no sort needed
+        order = None if ordered else np.lexsort((np.arange(n), ids))  # make_windows' frame order
+        sorted_ids = ids if ordered else ids[order]
+        bounds = np.r_[0, np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1, n]  # segment starts, and n
+        batch_size = int(self.net_.batch_size)
+        per_chunk = batch_size * max(1, self._infer_chunk_frames // (self.horizon * batch_size))  # windows
+        margin = max(self.window, 1)  # encoder context, and the neighbours of the initial velocity
+        result = {}
         self.net_.module_.eval()
         # DataLoader iteration draws a seed from the global RNG: leave the user's untouched.
         with torch.inference_mode(), torch.random.fork_rng(devices=[]):
-            for part in self.net_.forward_iter(batch, training=False, device="cpu"):
-                for key in _PER_FRAME_OUTPUTS.intersection(part):
-                    outputs.setdefault(key, []).append(part[key].numpy())
-        result = {}
-        rows = index[owner]
-        for key, chunks in outputs.items():
-            values = np.concatenate(chunks)
-            per_frame = np.empty((len(data.coefficients), *values.shape[2:]), dtype=values.dtype)
-            per_frame[rows] = values[owner]
-            result[key] = per_frame
+            for spots, valid, owner, (low, high) in _plan_windows(bounds, self.horizon, per_chunk, margin):
+                rows = slice(low, high) if ordered else order[low:high]
+                part = FrameData(
+                    data.coefficients[rows], None if data.features is None else data.features[rows],
+                    ids[rows], None, None, data.coefficient_names,
+                )  # fmt: skip
+                batch, _, _, _ = self._batches(part, training=False, windows=(spots - low, valid, owner))
+                self._run_windows(batch, spots if ordered else order[spots], owner, result, n)
         return result
+
+    def _run_windows(self, batch, index, owner, result, n):
+        """Run ``batch`` and scatter each batch's owned frames into ``result`` (arrays for ``n`` frames)."""
+        start = 0
+        for part in self.net_.forward_iter(batch, training=False, device="cpu"):
+            keys = sorted(_PER_FRAME_OUTPUTS.intersection(part))
+            stop = start + len(part[keys[0]])  # windows in this batch
+            owned = owner[start:stop]
+            for key in keys:
+                values = part[key].numpy()
+                if key not in result:
+                    result[key] = np.empty((n, *values.shape[2:]), dtype=values.dtype)
+                result[key][index[start:stop][owned]] = values[owned]
+            start = stop
 
     def __getstate__(self):
         state = super().__getstate__()  # keeps scikit-learn's version stamp

@@ -77,13 +77,28 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
         Patience in epochs on the validation loss (needs ``validation_fraction``).
     lr_schedule : {"cosine", "plateau"}, default=None
     checkpoint_dir : str or Path, default=None
-        Each fit checkpoints into its own new subfolder (``checkpoint_dir_``).
+        Each fit checkpoints into its own new subfolder (``checkpoint_dir_``):
+        the best epoch's weights and, after every epoch, all it needs to
+        continue (written atomically: a killed fit loses at most one epoch).
+    warm_start : bool, default=False
+        When fitted already, ``fit`` trains the fitted network for
+        ``max_epochs`` more epochs (the history goes on; the optimizer starts
+        anew, as in scikit-learn) instead of a new network. The columns, the
+        AUs, ``inputs`` and the network parameters must stay the same.
+    resume : bool, default=False
+        When ``checkpoint_dir`` holds an unfinished fit (killed, or stopped
+        with Ctrl-C) with the same parameters and the same data, ``fit``
+        continues it after its last completed epoch, restoring the weights,
+        optimizer, LR schedule, early stopping, history and random state, and
+        trains the remaining epochs; otherwise it starts over (see Examples).
     device : str, default="auto"
         "auto" (cuda when available), "cpu" or "cuda".
     random_state : int, RandomState or None, default=None
         Seeds initialization and shuffling: CPU fits are reproducible.
     verbose : int, default=0
-        1 shows a progress bar and the epoch table.
+        1 prints one plain line per epoch: epoch/total, train (and
+        validation) loss with ``*`` at the best so far, duration, elapsed
+        time and an estimate of the time left.
     **kwargs
         ``module__*``, ``optimizer__*``, ``criterion__*``, ``iterator_train__*``,
         ``iterator_valid__*``, ``callbacks__*``: passed to skorch.
@@ -111,6 +126,20 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
     (64, 74)
     >>> forces.get_feature_names_out()[:2].tolist()
     ['force_frontalis_medialis_L', 'force_frontalis_medialis_R']
+
+    Training goes on where it stopped. ``warm_start`` trains the fitted
+    network further; with ``checkpoint_dir`` and ``resume=True``, running the
+    same script again after a crash or ``kill`` trains only the epochs the
+    killed fit had left (a finished fit, as here, is not resumed):
+
+    >>> import tempfile
+    >>> more = BlendshapeODEForceEstimator(face, max_epochs=2, warm_start=True, random_state=0)
+    >>> len(more.fit(data.frames).fit(data.frames).history_)
+    4
+    >>> folder = tempfile.mkdtemp()
+    >>> model = BlendshapeODEForceEstimator(face, max_epochs=2, checkpoint_dir=folder, resume=True, random_state=0)
+    >>> len(model.fit(data.frames).history_)
+    2
     """
 
     _parameter_constraints = dict(BiomechEstimatorMixin._common_constraints)
@@ -142,6 +171,8 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
         early_stopping=None,
         lr_schedule=None,
         checkpoint_dir=None,
+        warm_start=False,
+        resume=False,
         device="auto",
         random_state=None,
         verbose=0,

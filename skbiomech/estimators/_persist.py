@@ -242,4 +242,7 @@ class WeightsMixin:
         except RuntimeError as exc:
             raise ValueError(f"{path} does not fit this estimator's network: {exc}") from None
         estimator.net_, estimator.history_, estimator.checkpoint_dir_ = net, net.history, None
+        from ._training import fit_signature  # _training imports this module
+
+        estimator._fit_signature_ = fit_signature(estimator, estimator.module_config_)  # warm_start can go on
         return estimator
