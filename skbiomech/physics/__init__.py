@@ -8,6 +8,7 @@ Cartesian simulation :func:`simulate_cartesian`.
 
 from ._cartesian import internal_force, muscle_vertex_forces, simulate_cartesian
 from ._discretize import Discretization, discretize, stable_substeps, state_matrices
+from ._inverse import au_intensities, au_presence, invert_activations
 from ._module import ReducedDynamics
 from ._reduction import (
     ReducedModel,
@@ -36,6 +37,8 @@ __all__ = [
     "Discretization",
     "ReducedDynamics",
     "ReducedModel",
+    "au_intensities",
+    "au_presence",
     "check_mass_matrix",
     "discretize",
     "explicit_rollout",
@@ -44,6 +47,7 @@ __all__ = [
     "impulse_response_matrix",
     "impulse_rollout",
     "internal_force",
+    "invert_activations",
     "linear_rollout",
     "muscle_vertex_forces",
     "paper_rollout",

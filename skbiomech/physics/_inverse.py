@@ -1,0 +1,552 @@
+"""The physics inverse: muscle activations and AU intensities from coefficients, no training.
+
+Every frame of a coefficient trajectory ``c`` asks for the generalized force
+that holds it, ``Q_t = M c''_t + D_B c'_t + K_B c_t`` (elastic) or
+``Q_t = K_B c_t`` (quasi-static), and the activations ``a_t >= 0`` whose
+force ``G a_t`` comes closest to it. The residual is measured after
+``K_B^-1``, in coefficient units: ``S a_t - y_t`` with ``S = K_B^-1 G`` (each
+column a muscle's static response to unit activation) and
+``y_t = K_B^-1 Q_t``. That is the maximum-likelihood metric for tracking
+noise, which lives in coefficient units, and it makes the penalties
+unit-free: the same ``smoothness`` and ``ridge`` suit any face model,
+whatever its force units. The problem over all frames of a sequence,
+
+    sum_t |S a_t - y_t|^2 + ridge |a_t|^2 + sparsity sum(a_t)
+        + (smoothness / dt)^2 sum_t |a_t - a_{t-1}|^2,   a >= 0,
+
+is one convex QP. Its Hessian ``I (x) (S^T S + ridge I) + lam L (x) I``
+(``L`` the path Laplacian) is diagonalized once by the eigenvectors of
+``S^T S`` along muscles and the DCT-II along time, so ADMM solves it with
+two small matmuls and two DCTs per iteration, and its penalty parameter
+adapts at no cost (only a diagonal changes).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import fft
+from scipy.linalg import solveh_banded
+
+from .._checks import as_float_array
+from ..face._facs import au_name
+from ._reduction import ReducedModel
+
+__all__ = [
+    "INVERSE_DYNAMICS",
+    "AU_COMBINE",
+    "invert_activations",
+    "au_intensities",
+    "au_presence",
+]
+
+INVERSE_DYNAMICS = ("quasistatic", "elastic")
+AU_COMBINE = ("strongest_side", "mean", "max")
+_CHUNK_FRAMES = 2**16  # frames per batched solve: about 100 MB of work arrays at M = 37
+
+
+class _Factor:
+    """``(S^T S + ridge I) (x) I + lam L (x) I + rho I`` and its inverse for one length T."""
+
+    def __init__(self, eigenvalues, eigenvectors, n_frames, lam):
+        self.vectors = eigenvectors
+        # Path-Laplacian eigenvalues 2 - 2 cos(pi k / T), the DCT-II's frequencies.
+        laplacian = 2.0 - 2.0 * np.cos(np.pi * np.arange(n_frames) / n_frames)
+        self.base = eigenvalues[None, :] + lam * laplacian[:, None]  # (T, M)
+
+    def to_spectral(self, x):
+        return fft.dct(x @ self.vectors, type=2, norm="ortho", axis=-2)
+
+    def from_spectral(self, x):
+        return fft.idct(x, type=2, norm="ortho", axis=-2) @ self.vectors.T
+
+    def solve(self, rhs, rho):
+        """``(P + rho I)^-1 rhs`` for rhs (B, T, M) and one rho (B,) per sequence."""
+        return self.from_spectral(self.to_spectral(rhs) / (self.base + rho[:, None, None]))
+
+
+def _admm(factor, linear, tol, max_iter, relaxation=1.6):
+    """Minimize ``1/2 a^T P a - linear^T a`` subject to ``a >= 0``, per sequence.
+
+    Scaled ADMM on ``a = z, z >= 0`` with over-relaxation and residual
+    balancing: ``rho`` doubles or halves per sequence when the primal and
+    dual residuals drift apart by more than 10x. Returns ``z`` (exactly
+    feasible), the iteration count and the per-sequence convergence flags.
+    """
+    batch = linear.shape[0]
+    # Start from the unconstrained optimum, clipped, with rho at the geometric
+    # mean of P's extreme eigenvalues (a standard ADMM heuristic).
+    lo, hi = max(factor.base.min(), 1e-6 * factor.base.max()), factor.base.max()
+    rho = np.full(batch, np.sqrt(lo * hi))
+    spectral = factor.to_spectral(linear)
+    z = np.maximum(factor.from_spectral(spectral / np.maximum(factor.base, 1e-12 * hi)), 0.0)
+    u = np.zeros_like(z)
+    converged = np.zeros(batch, dtype=bool)
+    scale = np.sqrt(np.maximum(np.sum(linear**2, axis=(1, 2)), 1e-300))
+    for iteration in range(1, max_iter + 1):
+        a = factor.solve(linear + rho[:, None, None] * (z - u), rho)
+        relaxed = relaxation * a + (1.0 - relaxation) * z
+        z_new = np.maximum(relaxed + u, 0.0)
+        u += relaxed - z_new
+        primal = np.sqrt(np.sum((a - z_new) ** 2, axis=(1, 2)))
+        dual = rho * np.sqrt(np.sum((z_new - z) ** 2, axis=(1, 2)))
+        z = z_new
+        size = np.maximum(np.sqrt(np.sum(z**2, axis=(1, 2))), 1e-300)
+        # Dual residual relative to the size of the gradient term P z ~ linear.
+        converged = (primal <= tol * size) & (dual <= tol * scale)
+        if converged.all():
+            break
+        if iteration % 5 == 0:
+            # Residual balancing; free here, since rho only shifts a diagonal.
+            ratio = (primal / size) / np.maximum(dual / scale, 1e-300)
+            change = np.where(ratio > 10, 2.0, np.where(ratio < 0.1, 0.5, 1.0))
+            rho = rho * change
+            u /= change[:, None, None]
+    return z, iteration, converged
+
+
+def _gradient(a, gram, lam, linear):
+    """``P a - linear`` for a (B, L, M): the data Hessian plus the path Laplacian."""
+    laplacian = np.zeros_like(a)
+    step = np.diff(a, axis=1)  # a_{t+1} - a_t
+    laplacian[:, :-1] -= step
+    laplacian[:, 1:] += step
+    return a @ gram + lam * laplacian - linear
+
+
+def _solve_free(free, gram, lam, linear):
+    """Minimize the QP with the variables outside ``free`` (B, L, M) held at 0.
+
+    The free variables, ordered frame by frame, couple only within a frame
+    (``gram``) and to themselves in the next frame (``lam``): a banded
+    positive definite system, solved by LAPACK's banded Cholesky.
+    """
+    n_batch, n_frames, _ = free.shape
+    index = np.full(free.shape, -1, dtype=np.int64)
+    n_free = int(free.sum())
+    result = np.zeros(free.shape)
+    if n_free == 0:
+        return result
+    index[free] = np.arange(n_free)
+    # Within-frame pairs i <= j of free muscles: gram entries (plus the Laplacian's degree).
+    b, t, i = np.nonzero(free)
+    degree = np.where((t > 0) & (t < n_frames - 1), 2.0, 1.0 if n_frames > 1 else 0.0)
+    pairs = free[:, :, :, None] & free[:, :, None, :] & np.triu(np.ones(gram.shape, dtype=bool))
+    pb, pt, pi, pj = np.nonzero(pairs)
+    rows, cols, values = [index[pb, pt, pi]], [index[pb, pt, pj]], [gram[pi, pj]]
+    rows.append(index[b, t, i]), cols.append(index[b, t, i]), values.append(lam * degree)
+    # The same muscle in consecutive frames of one sequence: -lam.
+    link = free[:, :-1] & free[:, 1:]
+    lb, lt, li = np.nonzero(link)
+    rows.append(index[lb, lt, li]), cols.append(index[lb, lt + 1, li]), values.append(np.full(len(lb), -lam))
+    rows, cols, values = (np.concatenate(v) for v in (rows, cols, values))
+    upper = int((cols - rows).max())
+    flat = (upper + rows - cols) * n_free + cols
+    band = np.bincount(flat, weights=values, minlength=(upper + 1) * n_free).reshape(upper + 1, n_free)
+    result[free] = solveh_banded(band, linear[free], check_finite=False)
+    return result
+
+
+def _polish(z, gram, lam, linear, rounds=8):
+    """Exact solution from ADMM's estimate by primal-dual active-set steps.
+
+    Guess the zero pattern from ``z``, solve the equality-constrained QP on
+    the rest exactly, and move the variables whose value or gradient has
+    the wrong sign; stop when the KKT conditions hold to rounding. Returns
+    the polished solution and, per sequence, whether it satisfies them
+    (sequences that do not keep ``z``).
+    """
+    free = z > 0
+    scale = np.abs(linear).max(axis=(1, 2)) + 1e-300
+    for _ in range(rounds):
+        a = _solve_free(free, gram, lam, linear)
+        gradient = _gradient(a, gram, lam, linear)
+        # KKT: a >= 0 where free, gradient >= 0 where held at zero (multiplier).
+        size = np.abs(a).max(axis=(1, 2))[:, None, None] + 1e-300
+        wrong = (free & (a < -1e-9 * size)) | (~free & (gradient < -1e-9 * scale[:, None, None]))
+        ok = ~wrong.any(axis=(1, 2))
+        if ok.all():
+            break
+        free = (free & (a >= 0)) | (~free & (gradient < 0))
+    return np.where(ok[:, None, None], np.maximum(a, 0.0), z), ok
+
+
+def _equilibrium_targets(c, reduced, dt, dynamics):
+    """``y = K_B^-1 Q`` for segments c (B, L, K): the coefficients that would hold Q statically."""
+    if dynamics == "quasistatic" or c.shape[1] < 2:
+        return c
+    velocity = np.gradient(c, dt, axis=1, edge_order=2 if c.shape[1] >= 3 else 1)
+    acceleration = np.zeros_like(c)
+    if c.shape[1] >= 3:
+        acceleration[:, 1:-1] = (c[:, 2:] - 2.0 * c[:, 1:-1] + c[:, :-2]) / dt**2
+        # The three-point stencil has no end point: hold the neighbour's value.
+        acceleration[:, 0], acceleration[:, -1] = acceleration[:, 1], acceleration[:, -2]
+    inertial = acceleration @ reduced.mass.T + velocity @ reduced.damping.T
+    return c + np.linalg.solve(reduced.stiffness, inertial.reshape(-1, c.shape[2]).T).T.reshape(c.shape)
+
+
+def _segments(finite):
+    """Runs of finite frames: (row, start, length) arrays for a mask (B, T)."""
+    padded = np.pad(finite, ((0, 0), (1, 1))).astype(np.int8)
+    edges = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return rows, starts, ends - starts
+
+
+def invert_activations(
+    coefficients,
+    reduced,
+    dt,
+    *,
+    dynamics="elastic",
+    smoothness=0.03,
+    ridge=1e-2,
+    sparsity=0.0,
+    tol=1e-4,
+    max_iter=5000,
+    return_info=False,
+):
+    """Muscle activations (non-negative, smooth in time) from coefficient trajectories.
+
+    Solves, for every sequence, the convex problem
+
+    ``min_{a >= 0} sum_t |S a_t - y_t|^2 + ridge |a_t|^2 + sparsity sum(a_t)
+    + (smoothness / dt)^2 sum_t |a_t - a_{t-1}|^2``
+
+    with ``S = K_B^-1 G`` the muscles' static responses and ``y_t = K_B^-1
+    Q_t`` the coefficients that would hold the frame's generalized force
+    ``Q_t`` statically: the force residual ``G a_t - Q_t`` measured in
+    coefficient units (Notes).
+
+    Parameters
+    ----------
+    coefficients : array-like of shape (..., T, K)
+        Blendshape-coefficient trajectories, frames consecutive at interval
+        ``dt``; leading dimensions are independent sequences. Rows holding
+        NaN (failed frames) split a sequence: each finite run is solved on
+        its own and the failed rows come back NaN.
+    reduced : ReducedModel
+        From :func:`reduce_face_model`, for any face model: K blendshapes,
+        M muscles, one scalar activation per muscle along its line of
+        action (vector forces have no sign to constrain).
+    dt : float
+        Frame interval in seconds.
+    dynamics : {"elastic", "quasistatic"}, default="elastic"
+        ``"elastic"``: ``Q_t = M c''_t + D_B c'_t + K_B c_t`` with central
+        finite differences (the acceleration held at the ends of a run;
+        runs shorter than 3 frames get no acceleration, of 1 frame no
+        velocity). ``"quasistatic"``: ``Q_t = K_B c_t``, which ignores the
+        lag of the tissue behind its forces. The elastic inverse is the
+        more accurate under tracking noise too (Notes).
+    smoothness : float, default=0.03
+        Time scale in seconds of the temporal penalty: its weight per frame
+        pair is ``(smoothness / dt)^2``, so that one value means the same
+        low-pass (cut-off near ``1 / (2 pi smoothness)`` Hz for a muscle of
+        unit response) at any frame rate. 0 solves frames independently.
+    ridge : float, default=1e-2
+        Squared-norm penalty on the activations, relative to the squared
+        coefficient residual; it keeps redundant muscles (near-collinear
+        static responses) apart and must be > 0 when ``S`` is rank
+        deficient.
+    sparsity : float, default=0.0
+        L1 penalty ``sparsity * sum(a)`` (linear, since ``a >= 0``), in
+        squared-coefficient units per unit activation.
+    tol : float, default=1e-4
+        Relative primal and dual residual at which ADMM stops; the active
+        set it finds is then polished to the exact optimum (Notes).
+    max_iter : int, default=5000
+        ADMM iterations at most; a :class:`RuntimeWarning` counts the runs
+        neither converged nor polished.
+    return_info : bool, default=False
+        Also return a dict: ``n_iter`` (ADMM iterations, largest over the
+        runs), ``exact`` (every run polished to the KKT conditions),
+        ``converged`` (every run exact or converged to ``tol``),
+        ``n_segments`` (finite runs solved).
+
+    Returns
+    -------
+    activations : ndarray of shape (..., T, M)
+        Non-negative; NaN on the rows where ``coefficients`` has NaN.
+    info : dict
+        Only when ``return_info`` is true.
+
+    See Also
+    --------
+    au_intensities : AU intensity from the activations.
+    rollout : The forward model this inverts.
+
+    Notes
+    -----
+    *Why coefficient units.* In the quasi-static case ``|K_B^-1 (G a -
+    Q)|^2`` is ``|S a - c|^2``: the least-squares fit of the muscles'
+    static responses to the tracked coefficients, the maximum-likelihood
+    estimate for independent tracking noise, with penalties comparable
+    across faces. The raw force metric ``|G a - Q|^2`` would weight each
+    shape by the square of its stiffness, in the face's own force units.
+
+    *Solver.* The Hessian is ``(S^T S + ridge I) (x) I_T + lam I_M (x) L``
+    with ``lam = (smoothness / dt)^2`` and ``L`` the path Laplacian, which
+    the DCT-II diagonalizes exactly; with the eigenvectors of ``S^T S``
+    (computed once for all frames and sequences), each ADMM iteration costs
+    two M x M matmuls and two DCTs per frame batch, and its penalty
+    parameter adapts for free. From ADMM's zero pattern, primal-dual
+    active-set steps solve the equality-constrained QP on the rest (a
+    banded system: frames couple only to their neighbours) until the KKT
+    conditions hold to rounding. Runs of equal length are solved as one
+    batch.
+
+    *Which dynamics.* Measured on the default face (resolution 21, lowest
+    natural frequency 7 Hz) and on ICT-FaceKit (9 Hz), driven by AU-like
+    pulses, observed at 25 or 30 fps with Gaussian tracking noise of
+    0-0.1, the elastic inverse recovered the driven muscles with equal or
+    higher correlation than the quasi-static one in every case (0.983 vs
+    0.980 on the default face at noise 0.05), also with the tissue's mass
+    and damping off by a factor of 0.5-2: differencing amplifies the
+    noise by only about ``1 / (omega dt)^2`` on tissue this stiff, and the
+    temporal penalty removes it, while the quasi-static model lags.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbiomech.face import default_face_model
+    >>> from skbiomech.physics import invert_activations, reduce_face_model
+    >>> reduced = reduce_face_model(default_face_model(resolution=21))
+    >>> truth = np.zeros((30, reduced.n_muscles))
+    >>> truth[10:20, 21] = 0.5  # zygomaticus_major_L held at half strength
+    >>> c = np.linalg.solve(reduced.stiffness, reduced.force_activation @ truth.T).T
+    >>> a = invert_activations(c, reduced, 1 / 30, dynamics="quasistatic", smoothness=0.0, ridge=0.0)
+    >>> a.shape, bool(a.min() >= 0), round(float(a[15, 21]), 6)
+    ((30, 37), True, 0.5)
+    >>> c[5] = np.nan  # a failed frame
+    >>> bool(np.isnan(invert_activations(c, reduced, 1 / 30)[5]).all())
+    True
+    """
+    if not isinstance(reduced, ReducedModel):
+        raise TypeError(
+            f"reduced must be a ReducedModel from reduce_face_model(face); got {type(reduced).__name__}."
+        )
+    if dynamics not in INVERSE_DYNAMICS:
+        raise ValueError(f"dynamics must be one of {INVERSE_DYNAMICS}; got {dynamics!r}.")
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not dt > 0:
+        raise ValueError(f"dt must be a positive frame interval in seconds; got {dt!r}.")
+    for name, value in (("smoothness", smoothness), ("ridge", ridge), ("sparsity", sparsity)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < np.inf:
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1); got {tol!r}.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int; got {max_iter!r}.")
+    c = as_float_array(coefficients, "coefficients")
+    k, m = reduced.n_blendshapes, reduced.n_muscles
+    if c.ndim < 2 or c.shape[-1] != k:
+        raise ValueError(
+            f"coefficients must have shape (..., T, K={k}) for this reduced model; got {c.shape}."
+        )
+    if np.isinf(c).any():
+        raise ValueError("coefficients contains infinite values; mark failed frames with NaN instead.")
+    batch, n_frames = c.shape[:-2], c.shape[-2]
+    c = c.reshape(int(np.prod(batch)), n_frames, k)
+    out = np.full((c.shape[0], n_frames, m), np.nan)
+
+    response = np.linalg.solve(reduced.stiffness, reduced.force_activation)  # S, (K, M)
+    gram = response.T @ response + ridge * np.eye(m)
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    if eigenvalues.max() <= 0:
+        raise ValueError("The reduced model's muscles produce no motion (G = 0); nothing to invert.")
+    if eigenvalues.min() <= 1e-12 * eigenvalues.max():
+        # The temporal penalty leaves a constant offset along a null direction free.
+        raise ValueError(
+            "The muscles are redundant (S^T S is singular) and ridge=0 leaves the "
+            "problem without a unique solution: set ridge > 0."
+        )
+    lam = (smoothness / dt) ** 2
+
+    rows, starts, lengths = _segments(np.isfinite(c).all(axis=-1))
+    n_iter, exact, converged = 0, np.ones(len(rows), dtype=bool), np.ones(len(rows), dtype=bool)
+    for length in np.unique(lengths):
+        factor = _Factor(eigenvalues, eigenvectors, int(length), lam)
+        same = np.flatnonzero(lengths == length)
+        # Runs of equal length share the factorization; chunks bound the memory.
+        for pick in np.array_split(same, -(-len(same) * int(length) // _CHUNK_FRAMES)):
+            frames = starts[pick, None] + np.arange(length)  # (S, L)
+            target = _equilibrium_targets(c[rows[pick, None], frames], reduced, dt, dynamics)
+            linear = target @ response - 0.5 * sparsity
+            solution, iterations, done = _admm(factor, linear, tol, max_iter)
+            solution, polished = _polish(solution, gram, lam, linear)
+            out[rows[pick, None], frames] = solution
+            n_iter = max(n_iter, iterations)
+            exact[pick], converged[pick] = polished, done | polished
+    if not converged.all():
+        warnings.warn(
+            f"invert_activations: {int((~converged).sum())} of {len(converged)} runs neither reached "
+            f"tol={tol:g} in max_iter={max_iter} ADMM iterations nor an exact active set; "
+            "raise max_iter.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    activations = out.reshape(*batch, n_frames, m)
+    if return_info:
+        info = {
+            "n_iter": n_iter,
+            "exact": bool(exact.all()),
+            "converged": bool(converged.all()),
+            "n_segments": len(rows),
+        }
+        return activations, info
+    return activations
+
+
+def _side(name):
+    return name[-2:] if name.endswith(("_L", "_R")) else None
+
+
+def au_intensities(
+    activations, face_or_au_muscles, *, aus=None, muscle_names=None, combine="strongest_side", scale=5.0
+):
+    """AU intensity from the activations of the muscles FACS ties to each AU.
+
+    Activation 1 is a muscle's full contraction (the force its effective
+    area carries at unit activation); an AU's intensity combines its
+    muscles' activations and, by default, maps full contraction to 5, the
+    top of OpenFace's ``AUxx_r`` scale (FACS intensities A-E as 1-5).
+
+    Parameters
+    ----------
+    activations : DataFrame or array-like of shape (..., T, M)
+        Muscle activations, e.g. from :func:`invert_activations`. A
+        DataFrame's columns name the muscles (extra columns are ignored).
+    face_or_au_muscles : FaceModel or dict of str to sequence of str
+        A face model (its ``au_muscles`` and ``muscle_names``) or an AU ->
+        muscles map (``{"AU12": ("zygomaticus_major_L", ...)}``).
+    aus : sequence of str or int, default=None
+        AUs to report, in this order; every AU of the map when ``None``.
+    muscle_names : sequence of str of length M, default=None
+        The muscle of each column of an array; a face model gives its own.
+    combine : {"strongest_side", "mean", "max"}, default="strongest_side"
+        ``"strongest_side"``: the mean over the AU's muscles on each side
+        (``_L`` / ``_R``; midline muscles count on both), then the larger
+        side, so that a one-sided action (which FACS codes too) is not
+        halved and a multi-muscle AU (AU4) needs its muscles together.
+        ``"mean"`` and ``"max"``: over all of the AU's muscles.
+    scale : float or None, default=5.0
+        Intensity of full contraction; results are clipped to
+        ``[0, scale]``. ``None`` returns the combined activation unclipped.
+
+    Returns
+    -------
+    intensities : DataFrame of shape (T, A) or ndarray of shape (..., T, A)
+        A DataFrame (columns ``AU01``, ..., the input's index) for
+        DataFrame input, an array otherwise; NaN where the AU's muscles are
+        NaN (failed frames).
+
+    See Also
+    --------
+    au_presence : Occurrence (0/1) from these intensities.
+    invert_activations : Activations from coefficient trajectories.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbiomech.physics import au_intensities
+    >>> au_map = {"AU12": ("zyg_L", "zyg_R"), "AU26": ("jaw",)}
+    >>> a = np.array([[0.4, 0.0, 0.2], [0.4, 0.4, 0.0]])
+    >>> au_intensities(a, au_map, muscle_names=["zyg_L", "zyg_R", "jaw"])
+    array([[2., 1.],
+           [2., 0.]])
+    >>> au_intensities(a, au_map, muscle_names=["zyg_L", "zyg_R", "jaw"], combine="mean", scale=None)
+    array([[0.2, 0.2],
+           [0.4, 0. ]])
+    """
+    if combine not in AU_COMBINE:
+        raise ValueError(f"combine must be one of {AU_COMBINE}; got {combine!r}.")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < scale < np.inf):
+        raise ValueError(f"scale must be a positive number or None; got {scale!r}.")
+    if isinstance(face_or_au_muscles, dict):
+        au_map = {au_name(au): (mus,) if isinstance(mus, str) else tuple(mus) for au, mus in face_or_au_muscles.items()}
+        names = muscle_names
+    elif hasattr(face_or_au_muscles, "au_muscles") and hasattr(face_or_au_muscles, "muscle_names"):
+        au_map = dict(face_or_au_muscles.au_muscles)
+        names = face_or_au_muscles.muscle_names if muscle_names is None else muscle_names
+    else:
+        raise TypeError(
+            "face_or_au_muscles must be a FaceModel or a dict AU -> muscle names; "
+            f"got {type(face_or_au_muscles).__name__}."
+        )
+    aus = list(au_map) if aus is None else [au_name(au) for au in aus]
+    unmapped = [au for au in aus if au not in au_map]
+    if unmapped:
+        raise ValueError(f"No muscles are mapped to {unmapped}; the map covers {list(au_map)}.")
+    needed = list(dict.fromkeys(mu for au in aus for mu in au_map[au]))
+    frame = activations if isinstance(activations, pd.DataFrame) else None
+    if frame is not None:
+        absent = [mu for mu in needed if mu not in frame.columns]
+        if absent:
+            raise ValueError(f"activations has no columns for the muscles {absent} that {aus} need.")
+        values, names = as_float_array(frame[needed], "activations"), needed
+    else:
+        if names is None:
+            raise ValueError("muscle_names is needed to read an array with an AU -> muscles map.")
+        names = [str(n) for n in names]
+        values = as_float_array(activations, "activations")
+        if values.ndim < 1 or values.shape[-1] != len(names):
+            raise ValueError(
+                f"activations must have shape (..., M={len(names)}), one column per muscle name; got {values.shape}."
+            )
+        absent = [mu for mu in needed if mu not in names]
+        if absent:
+            raise ValueError(f"muscle_names lacks the muscles {absent} that {aus} need.")
+    index = {n: j for j, n in enumerate(names)}
+    columns = []
+    for au in aus:  # a loop over AUs, never frames
+        group = [index[mu] for mu in au_map[au]]
+        if combine == "mean":
+            columns.append(values[..., group].mean(axis=-1))
+        elif combine == "max":
+            columns.append(values[..., group].max(axis=-1))
+        else:
+            sides = sorted({_side(names[j]) for j in group} - {None}) or [None]
+            per_side = [values[..., [j for j in group if _side(names[j]) in (side, None)]].mean(axis=-1) for side in sides]
+            columns.append(np.max(per_side, axis=0))
+    result = np.stack(columns, axis=-1) if columns else np.zeros(values.shape[:-1] + (0,))
+    if scale is not None:
+        result = np.clip(scale * result, 0.0, scale)  # NaN stays NaN
+    if frame is not None:
+        return pd.DataFrame(result, index=frame.index, columns=aus)
+    return result
+
+
+def au_presence(intensities, threshold=1.0):
+    """AU occurrence (1.0/0.0) where intensity >= ``threshold``; NaN stays NaN.
+
+    Parameters
+    ----------
+    intensities : DataFrame or array-like
+        From :func:`au_intensities`.
+    threshold : float or array-like of shape (A,), default=1.0
+        On the intensity scale: 1.0 on the 0-5 scale is activation 0.2
+        (FACS trace, "A"); DISFA's protocol uses 2.
+
+    Returns
+    -------
+    presence : DataFrame or ndarray, like ``intensities``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbiomech.physics import au_presence
+    >>> au_presence(np.array([[0.5, 2.5], [np.nan, 1.0]]))
+    array([[ 0.,  1.],
+           [nan,  1.]])
+    """
+    values = as_float_array(intensities, "intensities")
+    threshold = as_float_array(threshold, "threshold")
+    if threshold.ndim > 1 or (threshold.ndim == 1 and values.shape[-1:] != threshold.shape):
+        raise ValueError(f"threshold must be a number or one per AU (shape ({values.shape[-1]},)); got {threshold.shape}.")
+    presence = np.where(np.isnan(values), np.nan, (values >= threshold).astype(float))
+    if isinstance(intensities, pd.DataFrame):
+        return pd.DataFrame(presence, index=intensities.index, columns=intensities.columns)
+    return presence
