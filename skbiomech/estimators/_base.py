@@ -317,6 +317,13 @@ class BiomechEstimatorMixin:
         warm = bool(self.warm_start) and hasattr(self, "net_") and hasattr(self, "_fit_signature_")
         if warm:
             check_warm_start(self._fit_signature_, fit_signature(self, module_config))
+        elif self.warm_start and hasattr(self, "net_"):
+            warnings.warn(
+                "warm_start=True, but this model was fitted by an older version of skbiomech, which did not "
+                "record what a warm start must keep: training a new network. Refit it once with this version.",
+                UserWarning,
+                stacklevel=3,
+            )
         self.module_config_ = module_config
         scale = data.coefficients.std(axis=0)
         standardization = dict(

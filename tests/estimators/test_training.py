@@ -103,6 +103,14 @@ def test_warm_start_refuses_a_changed_problem(cls, change, match, small_face, da
         model.fit(X, y) if cls is BiomechAUClassifier else model.fit(X)
 
 
+def test_warm_start_on_a_model_from_an_older_version_says_it_starts_over(small_face, dataset):
+    model = _fit(BlendshapeODEForceEstimator, dataset, face=small_face, max_epochs=2, warm_start=True)
+    del model._fit_signature_  # what a model pickled before warm_start existed lacks
+    with pytest.warns(UserWarning, match="older version .* training a new network"):
+        model.fit(dataset.frames)
+    assert len(model.history_) == 2
+
+
 # -- resuming an interrupted fit --------------------------------------------------------------
 def _state(folder):
     return torch.load(folder / "resume.pt", map_location="cpu", weights_only=True)
