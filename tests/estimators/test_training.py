@@ -283,6 +283,24 @@ def test_chunked_inference_gives_identical_results(cls, window, horizon, chunk, 
         monkeypatch.undo()
 
 
+@pytest.mark.parametrize("horizon", [2, 5, 8])
+@pytest.mark.parametrize("per_chunk", [1, 3, 1000])
+def test_planned_windows_are_make_windows_in_chunks(horizon, per_chunk):
+    from skbiomech.estimators._base import _plan_windows
+    from skbiomech.estimators._frames import make_windows
+
+    lengths = [1, horizon - 1, horizon, horizon + 1, 2 * horizon, 3 * horizon + 3, 7]
+    ids = np.repeat(np.arange(len(lengths)), [max(length, 1) for length in lengths])
+    bounds = np.r_[0, np.cumsum([max(length, 1) for length in lengths])]
+    chunks = list(_plan_windows(bounds, horizon, per_chunk, margin=1))
+    index, valid, owner = make_windows(ids, horizon, allow_short=True)
+    np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), index)
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), valid)
+    np.testing.assert_array_equal(np.concatenate([c[2] for c in chunks]), owner)
+    for spots, _, _, (low, high) in chunks:  # the frames each chunk reads: its own, one more each side
+        assert low <= spots.min() and spots.max() < high and high - low <= spots.max() - spots.min() + 3
+
+
 def _extra_memory(model, X):
     """Peak of traced allocations in inference, beyond the outputs it returns."""
     data = model._check_input(X, reset=False)
