@@ -84,6 +84,7 @@ API_MODULES = (
     "skbiomech.datasets",
     "skbiomech.estimators",
     "skbiomech.video",
+    "skbiomech.detect",
     "skbiomech.nn",
     "skbiomech.metrics",
     "skbiomech.plotting",

@@ -1,4 +1,4 @@
-"""Command-line interface: ``skbiomech demo`` and ``skbiomech verify``."""
+"""Command-line interface: ``skbiomech demo``, ``skbiomech verify`` and ``skbiomech detect``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,25 @@ def _demo(args):
     return 0
 
 
+def _detect(args):
+    from .detect import detect
+    from .video import FaceTracker
+
+    tracker = FaceTracker(
+        method=args.method, landmarker=args.landmarker, ict_facekit=args.ict_facekit, max_faces=args.max_faces
+    )
+    results = detect(
+        args.inputs, args.out, tracker=tracker, threshold=args.threshold, plot=args.plot,
+        overwrite=args.overwrite, n_jobs=args.jobs, verbose=1,
+    )  # fmt: skip
+    errors = results.attrs.get("errors", {})
+    n_inputs = results["input"].nunique() if len(results) else 0
+    print(f"{n_inputs} input(s), {len(results)} frames: CSVs in {args.out}/", file=sys.stderr)
+    for path, error in errors.items():
+        print(f"  failed: {path}: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="skbiomech",
@@ -97,6 +116,20 @@ def _parser():
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--json", action="store_true", help="print the F1 table as JSON")
     demo.set_defaults(handler=_demo)
+    detect = commands.add_parser(
+        "detect", help="AUs, muscle activations and head pose from face videos, as OpenFace-style CSVs"
+    )
+    detect.add_argument("inputs", nargs="+", help="videos, images, folders of frames or folders of videos")
+    detect.add_argument("-o", "--out", default="skbiomech-detect", help="folder for one CSV (and plot) per input")
+    detect.add_argument("--plot", action="store_true", help="also write a figure per input")
+    detect.add_argument("--jobs", type=int, default=1, help="inputs processed in parallel")
+    detect.add_argument("--threshold", type=float, default=1.0, help="AU present when intensity >= this (0-5)")
+    detect.add_argument("--method", choices=("landmarks", "arkit"), default="landmarks")
+    detect.add_argument("--max-faces", type=int, default=1, help="faces MediaPipe looks for (one is followed)")
+    detect.add_argument("--landmarker", default=None, help="MediaPipe face_landmarker.task (default: fetched)")
+    detect.add_argument("--ict-facekit", default=None, help="ICT-FaceKit FaceXModel folder (default: fetched)")
+    detect.add_argument("--overwrite", action="store_true", help="recompute inputs whose CSV exists")
+    detect.set_defaults(handler=_detect)
     return parser
 
 
@@ -108,7 +141,7 @@ def main(argv=None):
         parser.error("--frames must be at least 3")
     try:
         return args.handler(args)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"skbiomech {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

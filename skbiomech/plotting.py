@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_au_f1", "plot_force_on_mesh", "plot_forces_and_labels"]
+__all__ = ["plot_au_f1", "plot_detection", "plot_force_on_mesh", "plot_forces_and_labels"]
 
 
 def _pyplot():
@@ -154,3 +154,71 @@ def plot_force_on_mesh(face, vertex_forces, *, ax=None, title=None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_detection(table, face, *, path=None, title=None, n_muscles=8):
+    """One input's detection: AU intensities and muscle activations over time, and the face.
+
+    The paper's Figures 4 and 5 on the user's own video: the ``AUxx_r``
+    intensities (0-5) and the strongest ``force_<muscle>`` activations
+    against time, and the per-vertex activation (``face.distribution @
+    activations``) drawn on the face mesh at the frame of strongest
+    activation.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A table of :func:`skbiomech.detect.detect` (``timestamp``, ``AUxx_r``
+        and ``force_<muscle>`` columns).
+    face : FaceModel
+        The face model whose muscles the ``force_`` columns name.
+    path : path-like, default=None
+        Where to write the figure as PNG (atomically); ``None`` returns it open.
+    title : str, default=None
+    n_muscles : int, default=8
+        Muscles drawn, the most active first.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+    """
+    from ._io import atomic_write
+
+    plt = _pyplot()
+    time = table["timestamp"].to_numpy(dtype=float)
+    aus = [c for c in table.columns if isinstance(c, str) and c.startswith("AU") and c.endswith("_r")]
+    forces = [f"force_{m}" for m in face.muscle_names]
+    missing = [c for c in forces if c not in table.columns]
+    if missing:
+        raise ValueError(f"The table lacks the activations of {face.name!r}'s muscles: {missing[:4]}...")
+    activations = table[forces].to_numpy(dtype=float)
+    figure = plt.figure(figsize=(12, 6.5))
+    grid = figure.add_gridspec(2, 2, width_ratios=(2.2, 1))
+    ax_au, ax_force, ax_mesh = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[:, 1])
+    for au in aus:
+        ax_au.plot(time, table[au].to_numpy(dtype=float), label=au[:-2], lw=1.2)
+    ax_au.set_ylabel("AU intensity (0-5)")
+    ax_au.set_ylim(0, 5)
+    ax_au.legend(ncol=6, fontsize=7, loc="upper left")
+    strongest = np.argsort(-np.nan_to_num(activations).max(axis=0))
+    for m in strongest[:n_muscles]:
+        ax_force.plot(time, activations[:, m], label=face.muscle_names[m], lw=1.2)
+    ax_force.set_xlabel("time (s)")
+    ax_force.set_ylabel("muscle activation")
+    ax_force.legend(ncol=2, fontsize=7, loc="upper left")
+    tracked = np.isfinite(activations).all(axis=1)
+    if tracked.any():
+        frame = int(np.flatnonzero(tracked)[np.argmax(activations[tracked].sum(axis=1))])
+        plot_force_on_mesh(face, face.distribution @ activations[frame], ax=ax_mesh, title=f"activation at {time[frame]:.2f} s")
+    else:
+        ax_mesh.set_axis_off()
+        ax_mesh.set_title("no face found")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    if path is None:
+        return figure
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=90)
+    plt.close(figure)
+    return figure

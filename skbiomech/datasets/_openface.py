@@ -108,8 +108,13 @@ def write_openface_csv(
     for j, name in enumerate(names_c):
         # Int64 keeps 0/1 without a ".0" and NaN as an empty field.
         out[f"{name}_c"] = pd.array(np.where(np.isnan(present[:, j]), None, present[:, j]), "Int64")
+    return write_table(path, out)
+
+
+def write_table(path, table):
+    """Write a numeric table atomically in OpenFace's CSV style (``", "``, 6 decimals, NaN empty)."""
     # Every field is numeric, so the only commas are separators.
-    text = out.to_csv(index=False, float_format="%.6f", lineterminator="\n").replace(",", ", ")
+    text = table.to_csv(index=False, float_format="%.6f", lineterminator="\n").replace(",", ", ")
     path = Path(path)
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
