@@ -117,7 +117,8 @@ def _stream(args):
         for kind, cls in (("transform", BlendshapeODEForceEstimator), ("predict_proba", BiomechAUClassifier)):
             weights = os.path.join(folder, f"{kind}.pt")
             model = cls(face, max_epochs=1, device=args.device, random_state=0)
-            (model.fit(data.frames, data.labels) if kind == "predict_proba" else model.fit(data.frames)).save_weights(weights)
+            model.fit(data.frames, data.labels) if kind == "predict_proba" else model.fit(data.frames)
+            model.save_weights(weights)
             rows = []
             for n_frames in args.frames:
                 child = [sys.executable, __file__, "--child", kind, weights, str(n_frames), "--device", args.device]

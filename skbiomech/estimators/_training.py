@@ -277,7 +277,8 @@ class ResumePoint(Callback):
             with atomic_write(target) as handle:
                 torch.save(state, handle)
         except Exception as exc:  # as for AtomicCheckpoint: the previous epoch's file stays, training goes on
-            warnings.warn(f"Could not write the checkpoint file {target} ({type(exc).__name__}: {exc}).", RuntimeWarning)
+            message = f"Could not write the checkpoint file {target} ({type(exc).__name__}: {exc})."
+            warnings.warn(message, RuntimeWarning)
 
     def on_train_end(self, net, **kwargs):
         _write_info(self.folder, self._info(finished=training_finished(net, self.target_epochs)))

@@ -499,7 +499,9 @@ class FaceModel:
         try:
             meta = json.loads(str(arrays.pop("meta")))
         except ValueError:
-            raise ValueError(f"{path} is damaged: its 'meta' entry is not valid JSON. Save the face model again.") from None
+            raise ValueError(
+                f"{path} is damaged: its 'meta' entry is not valid JSON. Save the face model again."
+            ) from None
         if meta.get("format_version") != _FORMAT_VERSION:
             raise ValueError(
                 f"{path} has face model format {meta.get('format_version')}; this "

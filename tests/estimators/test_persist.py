@@ -2,12 +2,11 @@
 
 import pickle
 
-import numpy as np
 import pytest
 import torch
 from estimator_settings import FAST
 
-from skbiomech.estimators import BiomechAUClassifier, BlendshapeODEForceEstimator
+from skbiomech.estimators import BlendshapeODEForceEstimator
 from skbiomech.face import FaceModel
 
 _FACE_ARGS = (
