@@ -386,3 +386,33 @@ def test_au_presence():
     assert list(got.columns) == ["AU01", "AU12"] and list(got.index) == [3, 4]
     with pytest.raises(ValueError, match="one per AU"):
         au_presence(values, threshold=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("smoothness", [0.0, 0.03, 0.2])
+@pytest.mark.parametrize("model", ["face", "random"])
+def test_long_runs_in_overlapping_windows_equal_one_solve(driven, small_reduced, monkeypatch, model, smoothness):
+    import skbiomech.physics._inverse as inverse
+
+    reduced = small_reduced if model == "face" else _random_model(10, 14, seed=4)
+    rng = np.random.default_rng(5)
+    c = driven[1].reshape(-1, small_reduced.n_blendshapes)[:, : reduced.n_blendshapes] + rng.normal(0, 0.03, (600, reduced.n_blendshapes))
+    c[[250, 251]] = np.nan
+    whole = invert_activations(c, reduced, DT, smoothness=smoothness)
+    monkeypatch.setattr(inverse, "_WINDOW", 32)  # runs of 250 and 348 frames: several windows each
+    monkeypatch.setattr(inverse, "_CHUNK_FRAMES", 200)
+    windowed, info = invert_activations(c, reduced, DT, smoothness=smoothness, return_info=True)
+    assert info["n_segments"] == 2 and info["exact"]
+    np.testing.assert_allclose(windowed, whole, atol=1e-9 * np.nanmax(whole), equal_nan=True)
+
+
+@pytest.mark.parametrize("mu, lam", [(1.01, 0.81), (0.01, 0.81), (0.5, 40.0)])
+def test_window_margin_bounds_the_coupling(mu, lam):
+    # The dense inverse of mu I + lam L has decayed to 1e-12 at the margin.
+    from skbiomech.physics._inverse import _margin
+
+    n = 1200
+    laplacian = 2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
+    laplacian[0, 0] = laplacian[-1, -1] = 1
+    green = np.linalg.inv(mu * np.eye(n) + lam * laplacian)[n // 2]
+    margin = _margin(mu, lam, n)
+    assert green[n // 2 + margin] <= 1e-12 * green[n // 2] < green[n // 2 + margin - 2]
