@@ -51,7 +51,7 @@ INVERSE_DYNAMICS = ("quasistatic", "elastic")
 AU_COMBINE = ("strongest_side", "mean", "max")
 # Runs longer than _WINDOW frames (plus margins) are solved in overlapping
 # windows, and at most _CHUNK_FRAMES frames at once: memory stays flat
-# (about 100 MB at M = 37) however long the video.
+# (about 250 MB at M = 37) however long the video.
 _WINDOW = 4096
 _CHUNK_FRAMES = 8192
 _INFLUENCE = 1e-12  # what a window's edge may change in its kept core, relatively
@@ -336,7 +336,7 @@ def invert_activations(
     ``cosh(theta) = 1 + mu_min / (2 lam)``, so runs longer than about 4096
     frames are solved in overlapping windows whose margins make the
     stitched result equal the single solve to 1e-12 relative: memory stays
-    flat (about 100 MB at M = 37) in the length of the video. Pieces of
+    flat (about 250 MB at M = 37) in the length of the video. Pieces of
     equal length are solved as one batch.
 
     *Which dynamics.* Measured on the default face (resolution 21, lowest
