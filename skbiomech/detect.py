@@ -138,7 +138,7 @@ def detect(
     tracker=None,
     aus=None,
     threshold=1.0,
-    smoothness=0.05,
+    smoothness=0.03,
     fps=None,
     plot=False,
     overwrite=False,
@@ -167,8 +167,9 @@ def detect(
     threshold : float, default=1.0
         ``AUxx_c = AUxx_r >= threshold`` on the 0-5 scale (FACS's "A", a
         trace, is about 1).
-    smoothness : float, default=0.05
-        Temporal regularization of the activations
+    smoothness : float, default=0.03
+        Temporal regularization of the activations, in seconds: roughly
+        the time scale below which activation changes are smoothed away
         (:func:`~skbiomech.physics.invert_activations`).
     fps : float, default=None
         Frame rate for the physics (``None``: the video's own timestamps,
