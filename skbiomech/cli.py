@@ -10,7 +10,51 @@ import time
 __all__ = ["main"]
 
 
+def _muscle_face(args):
+    """The face ``verify --muscles`` tabulates: default, the fetched ICT model, a folder or a file."""
+    from pathlib import Path
+
+    from .face import FaceModel, default_face_model, load_ict_facekit
+
+    if args.face == "default":
+        return default_face_model(resolution=args.resolution)
+    if args.face == "ict":
+        from .video import load_ict_face
+
+        return load_ict_face()[0]
+    path = Path(args.face)
+    if path.is_dir():
+        return load_ict_facekit(path)
+    if path.is_file():
+        return FaceModel.load(path)
+    raise FileNotFoundError(
+        f"--face {args.face!r}: not 'default', 'ict', an ICT-FaceKit folder or a FaceModel .npz file."
+    )
+
+
+def _muscles(args):
+    from .physics import muscle_response_table
+
+    face = _muscle_face(args)
+    table = muscle_response_table(face)
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2))
+        return 0
+    print(f"Static response of each muscle at unit activation, {face.name} (K_B^-1 G[:, m])")
+    wide, shape = max(map(len, table["muscle"])) + 2, max(map(len, table["largest_shape"])) + 2
+    print(f"{'muscle':<{wide}}{'cosine':>6}  {'largest shape':<{shape}}{'value':>6}  targets")
+    for row in table.itertuples(index=False):
+        print(
+            f"{row.muscle:<{wide}}{row.cosine:>6.3f}  {row.largest_shape:<{shape}}"
+            f"{row.largest_value:>+6.2f}  {row.targets}"
+        )
+    print(f"\n{int((table['cosine'] >= 0.9).sum())} of {len(table)} muscles at cosine >= 0.9.")
+    return 0
+
+
 def _verify(args):
+    if args.muscles:
+        return _muscles(args)
     from .face import default_face_model
     from .physics import verify_reduction
 
@@ -102,6 +146,14 @@ def _parser():
     verify.add_argument("--frames", type=int, default=60, help="frames at 30 fps (default 60)")
     verify.add_argument("--scale", type=float, default=1.0, help="activation scale (1.0: ~6 mm peaks)")
     verify.add_argument("--json", action="store_true", help="print the figures as JSON")
+    verify.add_argument(
+        "--muscles", action="store_true",
+        help="instead, print each muscle's static response against its target shapes",
+    )  # fmt: skip
+    verify.add_argument(
+        "--face", default="default",
+        help="with --muscles: 'default', 'ict' (fetched, cached), an ICT-FaceKit folder or a FaceModel .npz",
+    )  # fmt: skip
     verify.set_defaults(handler=_verify)
     demo = commands.add_parser(
         "demo", help="cross-validate the full model and its baselines on the synthetic benchmark"

@@ -40,3 +40,18 @@ def test_demo_writes_the_table_and_plots(tmp_path, capsys, monkeypatch):
     assert set(figures["f1"]) == {"geometry", "force", "position", "physics", "image", "physics+image"}
     assert all(0 <= row["mean"] <= 1 for row in figures["f1"].values())
     assert sorted(p.name for p in out.iterdir()) == ["f1_per_au.png", "forces_au12.png", "results.json", "table1.csv"]
+
+
+def test_verify_muscles_prints_the_response_table(capsys):
+    assert main(["verify", "--muscles", "--resolution", "21"]) == 0
+    out = capsys.readouterr().out
+    assert "cosine" in out and "largest shape" in out and "zygomaticus_major_L" in out
+    assert "37 of 37 muscles at cosine >= 0.9." in out
+    assert main(["verify", "--muscles", "--resolution", "21", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 37 and set(rows[0]) == {"muscle", "targets", "cosine", "largest_shape", "largest_value"}
+
+
+def test_verify_muscles_rejects_an_unknown_face(capsys, tmp_path):
+    assert main(["verify", "--muscles", "--face", str(tmp_path / "nowhere")]) == 2
+    assert "not 'default', 'ict'" in capsys.readouterr().err

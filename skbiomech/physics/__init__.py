@@ -17,6 +17,7 @@ from ._reduction import (
     reduce_face_model,
     unit_reduced_model,
 )
+from ._response import muscle_response_table, muscle_targets
 from ._rollout import (
     DYNAMICS,
     INTEGRATORS,
@@ -49,6 +50,8 @@ __all__ = [
     "internal_force",
     "invert_activations",
     "linear_rollout",
+    "muscle_response_table",
+    "muscle_targets",
     "muscle_vertex_forces",
     "paper_rollout",
     "quasistatic_rollout",
