@@ -32,7 +32,7 @@ from ..face import FaceModel, default_face_model
 from ..nn._losses import BiomechLoss
 from ..nn._network import ENCODERS, MASS_MODELS, BiomechNetwork
 from ..physics import DYNAMICS, reduce_face_model, unit_reduced_model
-from ._frames import FrameData, check_horizon, context_index, make_windows, parse_frames
+from ._frames import FrameData, check_horizon, context_index, make_windows, parse_frames, sequence_pieces
 from ._training import (
     AtomicCheckpoint,
     EpochLog,
@@ -49,7 +49,6 @@ from ._training import (
 
 __all__ = ["BiomechEstimatorMixin"]
 
-_PER_FRAME_OUTPUTS = {"forces", "positions", "logits"}  # what inference keeps of the network's outputs
 _ROUTED = ("module__", "optimizer__", "iterator_train__", "iterator_valid__", "callbacks__", "criterion__")
 
 
@@ -184,7 +183,7 @@ class BiomechEstimatorMixin:
         else:
             # Arrays get scikit-learn's own validation and messages; NaN is left to
             # parse_frames, where a row of NaN is a failed frame.
-            X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+            X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32), ensure_all_finite="allow-nan")
         max_gap = getattr(self, "max_gap", 0)  # models pickled before max_gap existed
         if not reset:
             return parse_frames(
@@ -236,23 +235,68 @@ class BiomechEstimatorMixin:
         y = None if labels is None else torch.as_tensor(np.where(valid[..., None], labels[index], np.nan))
         return batch, y, index, owner
 
-    def _frame_outputs(self, data):
-        """Per-row network outputs for the table behind ``data``: NaN for rows without one.
+    def _table_outputs(self, X, keys):
+        """:meth:`_frame_outputs` of the frame table ``X``, parsed and run in pieces of whole sequences.
 
-        Failed frames outside every segment (not interpolated) get NaN; so do
-        all rows when every frame failed.
+        Long tables go through :func:`sequence_pieces` of about
+        ``_infer_chunk_rows`` rows, so the working copies (float32
+        coefficients, segment bookkeeping, window batches) stay bounded at
+        any table length; only the returned array grows with it.
         """
-        if len(data.coefficients):
-            outputs = self._infer(data)
-        else:
-            # Nothing to run: one placeholder frame gives the output shapes.
+        pieces = sequence_pieces(X, self._infer_chunk_rows) if hasattr(X, "columns") else None
+        if pieces is None or len(pieces) == 1:
+            return self._frame_outputs(self._check_input(X, reset=False), keys)
+        out = None
+        for low, high in pieces:
+            part = self._frame_outputs(self._check_input(X.iloc[low:high], reset=False), keys)
+            if out is None:
+                out = np.empty((len(X), part.shape[1]))
+            out[low:high] = part
+        return out
+
+    def _frame_outputs(self, data, keys):
+        """The network outputs ``keys`` per row of the table behind ``data``, side by side.
+
+        Returns one float64 array (n_rows, width): each key's per-frame
+        output flattened, in the order of ``keys``, written batch by batch
+        into its rows, so no full-size intermediate copy is ever held. Rows
+        without an output (failed frames outside every segment, or all rows
+        when every frame failed) are NaN.
+        """
+        if not len(data.coefficients):
+            # Nothing to run: one placeholder frame gives the output widths.
             features = None if data.features is None else np.zeros((1, data.features.shape[1]), np.float32)
             placeholder = FrameData(
                 np.zeros((1, len(data.coefficient_names)), np.float32), features,
                 np.zeros(1, dtype=np.int64), None, None, data.coefficient_names,
             )  # fmt: skip
-            outputs = {key: values[:0] for key, values in self._infer(placeholder).items()}
-        return {key: data.to_rows(values) for key, values in outputs.items()}
+            width = self._frame_outputs(placeholder, keys).shape[1]
+            return np.full((data.n_rows, width), np.nan)
+        out = None
+
+        def write(frames, block):
+            nonlocal out
+            if out is None:
+                out = np.full((data.n_rows, block.shape[1]), np.nan)
+            rows = data.rows[frames]
+            shown = rows >= 0
+            out[rows[shown]] = block[shown]
+
+        self._infer(data, keys, write)
+        return out
+
+    def _working_outputs(self, data, key):
+        """The network output ``key`` (n, ...) per working frame of ``data``."""
+        out = None
+
+        def write(frames, block):
+            nonlocal out
+            if out is None:
+                out = np.empty((len(data.coefficients), block.shape[1]), dtype=block.dtype)
+            out[frames] = block
+
+        self._infer(data, [key], write)
+        return out
 
     # -- training -------------------------------------------------------------
     def _callbacks(self, run):
@@ -433,17 +477,21 @@ class BiomechEstimatorMixin:
     # -- inference ------------------------------------------------------------
     #: About how many frames of windows inference builds at once (memory stays flat at any length).
     _infer_chunk_frames = 1 << 15
+    #: About how many rows of a long frame table are parsed at once (see ``_table_outputs``).
+    _infer_chunk_rows = 1 << 17
 
-    def _infer(self, data):
-        """Per-frame network outputs (numpy), stitched back from windows, in bounded chunks.
+    def _infer(self, data, keys, write):
+        """Run the network over every frame of ``data`` in bounded chunks.
 
         The windows (those of ``make_windows``, in its order) are planned
         and built a chunk at a time: a whole number of batches of consecutive
         windows, from the frames they reach (their own, plus ``window`` or 1
         frames of context on each side, within their segment). The batches
         are those of one run over every window, so the results are identical
-        at any chunk size, and memory beyond the outputs does not grow with
-        the number of frames.
+        at any chunk size. After each batch, ``write(frames, block)`` gets
+        the working frames that batch owns and their outputs ``keys``,
+        flattened and side by side (float32, (len(frames), width)): memory
+        beyond what ``write`` keeps does not grow with the number of frames.
         """
         n = len(data.coefficients)
         ids = data.sequence_ids
@@ -454,7 +502,6 @@ class BiomechEstimatorMixin:
         batch_size = int(self.net_.batch_size)
         per_chunk = batch_size * max(1, self._infer_chunk_frames // (self.horizon * batch_size))  # windows
         margin = max(self.window, 1)  # encoder context, and the neighbours of the initial velocity
-        result = {}
         self.net_.module_.eval()
         # DataLoader iteration draws a seed from the global RNG: leave the user's untouched.
         with torch.inference_mode(), torch.random.fork_rng(devices=[]):
@@ -465,21 +512,17 @@ class BiomechEstimatorMixin:
                     ids[rows], None, None, data.coefficient_names,
                 )  # fmt: skip
                 batch, _, _, _ = self._batches(part, training=False, windows=(spots - low, valid, owner))
-                self._run_windows(batch, spots if ordered else order[spots], owner, result, n)
-        return result
+                self._run_windows(batch, spots if ordered else order[spots], owner, keys, write)
 
-    def _run_windows(self, batch, index, owner, result, n):
-        """Run ``batch`` and scatter each batch's owned frames into ``result`` (arrays for ``n`` frames)."""
+    def _run_windows(self, batch, index, owner, keys, write):
+        """Run ``batch`` and hand each batch's owned frames and outputs ``keys`` to ``write``."""
         start = 0
         for part in self.net_.forward_iter(batch, training=False, device="cpu"):
-            keys = sorted(_PER_FRAME_OUTPUTS.intersection(part))
             stop = start + len(part[keys[0]])  # windows in this batch
             owned = owner[start:stop]
-            for key in keys:
-                values = part[key].numpy()
-                if key not in result:
-                    result[key] = np.empty((n, *values.shape[2:]), dtype=values.dtype)
-                result[key][index[start:stop][owned]] = values[owned]
+            count = int(owned.sum())
+            block = np.concatenate([part[key].numpy()[owned].reshape(count, -1) for key in keys], axis=1)
+            write(index[start:stop][owned], block)
             start = stop
 
     def __getstate__(self):

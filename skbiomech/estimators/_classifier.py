@@ -224,7 +224,7 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         return thresholds
 
     def _probabilities(self, data):
-        logits = self._infer(data)["logits"]
+        logits = self._working_outputs(data, "logits")
         return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     def predict_proba(self, X):
@@ -239,9 +239,10 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
         ndarray of shape (n_frames, n_aus), or (n_frames, 2) for 1-D binary y
             NaN in the rows of failed frames (unless ``max_gap`` filled them).
         """
-        data = self._check_input(X, reset=False)
-        logits = self._frame_outputs(data)["logits"].astype(np.float64)
-        probabilities = 1.0 / (1.0 + np.exp(-logits))
+        logits = self._table_outputs(X, ["logits"])
+        probabilities = np.exp(np.negative(logits, out=logits), out=logits)  # in place: no full-size copy
+        probabilities += 1.0
+        np.reciprocal(probabilities, out=probabilities)
         if self._binary:
             return np.column_stack([1 - probabilities[:, 0], probabilities[:, 0]])
         return probabilities

@@ -225,10 +225,7 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
             other row is what it would be with each part of a split
             sequence given alone.
         """
-        data = self._check_input(X, reset=False)
-        outputs = self._frame_outputs(data)
-        forces = outputs["forces"].reshape(data.n_rows, -1)
-        return np.concatenate([forces, outputs["positions"]], axis=1).astype(np.float64)
+        return self._table_outputs(X, ["forces", "positions"])
 
     def get_feature_names_out(self, input_features=None):
         """``force_<muscle>`` (``_x/_y/_z`` for vector forces) then ``position_<blendshape>``."""

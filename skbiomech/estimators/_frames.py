@@ -38,6 +38,7 @@ __all__ = [
     "make_windows",
     "parse_frames",
     "parse_labels",
+    "sequence_pieces",
 ]
 
 METADATA = ("subject", "sequence", "frame")
@@ -172,8 +173,10 @@ def _sequences(X):
                 f"The '{key}' column has missing values (NaN or None) in {_rows_text(X.index, absent)}: "
                 "every frame needs its subject and sequence; fill them in or drop those rows."
             )
-    keys = X["subject"].astype(str) + "\x1f" + X["sequence"].astype(str)
-    ids = pd.factorize(keys)[0].astype(np.int64)
+    # Integer codes per column, then per pair: no per-row strings (hundreds of MB at 1M frames).
+    subject_codes = pd.factorize(X["subject"])[0].astype(np.int64)
+    sequence_codes = pd.factorize(X["sequence"])[0].astype(np.int64)
+    ids = pd.factorize(subject_codes * (int(sequence_codes.max()) + 1) + sequence_codes)[0].astype(np.int64)
     if "frame" not in X.columns:
         return ids, X["subject"].to_numpy(), None
     values = pd.to_numeric(X["frame"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -186,7 +189,11 @@ def _sequences(X):
             f"{_rows_text(X.index, fractional)} do not. Keep time stamps in a 'time' column."
         )
     frames = values.astype(np.int64)
-    repeated = pd.DataFrame({"id": ids, "frame": frames}).duplicated(keep=False).to_numpy()
+    by_frame = np.lexsort((frames, ids))
+    twin = (ids[by_frame][1:] == ids[by_frame][:-1]) & (frames[by_frame][1:] == frames[by_frame][:-1])
+    repeated = np.zeros(len(ids), dtype=bool)
+    repeated[by_frame[1:][twin]] = repeated[by_frame[:-1][twin]] = True
+    del by_frame, twin
     if repeated.any():
         first = int(np.flatnonzero(repeated)[0])
         same = repeated & (ids == ids[first]) & (frames == frames[first])
@@ -272,7 +279,22 @@ def _segments(sequences, positions, failed, max_gap):
     )
 
 
+def _float32_columns(X, columns, what):
+    """``X[columns]`` as one float32 array, column by column (no float64 copy of the table)."""
+    out = np.empty((len(X), len(columns)), dtype=np.float32)
+    for j, column in enumerate(columns):
+        try:
+            out[:, j] = X[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"The {what} columns must be numeric; column {column!r} holds {X[column].dtype} values."
+            ) from None
+    return out
+
+
 def _interpolate(values, left, right, weight):
+    if len(left) == len(values) and np.array_equal(left, np.arange(len(values))):
+        return values  # every row tracked, in order: nothing to gather (no copy)
     out = values[left]
     moved = weight > 0
     out[moved] += weight[moved, None] * (values[right[moved]] - out[moved])
@@ -305,11 +327,8 @@ def parse_frames(X, coefficient_names=None, *, feature_prefix="z2d_", n_features
     failed = None
     if isinstance(X, pd.DataFrame):
         feature_columns, coefficient_names = _columns(X, coefficient_names, feature_prefix)
-        try:
-            coefficients = X[coefficient_names].to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            raise ValueError("The coefficient columns must be numeric.") from None
-        features = X[feature_columns].to_numpy(dtype=np.float64) if feature_columns else None
+        coefficients = _float32_columns(X, coefficient_names, "coefficient")
+        features = _float32_columns(X, feature_columns, "image-feature") if feature_columns else None
         failed = ~_success(X)
         sequences, subjects, positions = _sequences(X)
         index = labels = X.index
@@ -323,7 +342,7 @@ def parse_frames(X, coefficient_names=None, *, feature_prefix="z2d_", n_features
             raise ValueError(
                 f"X has {array.shape[1]} columns; the face model has {len(coefficient_names)} blendshapes."
             )
-        coefficients, features = array.astype(np.float64), None
+        coefficients, features = array.astype(np.float32, copy=False), None
         sequences, subjects, positions, index = np.zeros(len(array), dtype=np.int64), None, None, None
         labels = np.arange(len(array))
         if coefficient_names is None:
@@ -356,8 +375,8 @@ def parse_frames(X, coefficient_names=None, *, feature_prefix="z2d_", n_features
         positions[order] = np.arange(len(order)) - np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
     segment, rows, left, right, weight, interpolated = _segments(sequences, positions, failed, int(max_gap))
     return FrameData(
-        _interpolate(coefficients, left, right, weight).astype(np.float32),
-        None if features is None else _interpolate(features, left, right, weight).astype(np.float32),
+        _interpolate(coefficients, left, right, weight),
+        None if features is None else _interpolate(features, left, right, weight),
         segment,
         None if subjects is None else subjects[left],
         index,
@@ -366,6 +385,49 @@ def parse_frames(X, coefficient_names=None, *, feature_prefix="z2d_", n_features
         n_rows=len(coefficients),
         interpolated=interpolated,
     )
+
+
+def sequence_pieces(X, max_rows):
+    """Row ranges ``[(start, stop), ...]`` of ``X`` that hold whole sequences, about ``max_rows`` each.
+
+    Inference parses and runs a long frame table a piece at a time, so the
+    memory it needs beyond the input and the output does not grow with the
+    table. A piece is cut only where one sequence's run of rows ends and the
+    next begins; a sequence longer than ``max_rows`` is a piece of its own.
+    Tables that cannot be cut that way come back whole (``[(0, n)]``): an
+    array or a table without metadata (one sequence), missing ids (left to
+    :func:`parse_frames` to report), or a sequence whose rows are not
+    contiguous.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return [(0, len(np.asarray(X)))]
+    n = len(X)
+    if n <= max_rows or not {"subject", "sequence"} <= set(X.columns):
+        return [(0, n)]
+    subjects, sequences = X["subject"], X["sequence"]
+    if subjects.isna().any() or sequences.isna().any():
+        return [(0, n)]
+    # Run starts, scanned a piece's worth of rows at a time: memory stays flat in the table length.
+    starts, seen = [], set()
+    for low in range(0, n, max_rows):
+        first = max(low - 1, 0)  # the previous block's last row, to compare with
+        subject = subjects.iloc[first : low + max_rows].to_numpy()
+        sequence = sequences.iloc[first : low + max_rows].to_numpy()
+        new = np.flatnonzero((subject[1:] != subject[:-1]) | (sequence[1:] != sequence[:-1])) + 1
+        for i in np.r_[0, new] if low == 0 else new:
+            key = (subject[i], sequence[i])
+            if key in seen:  # the sequence came before, in another run
+                return [(0, n)]
+            seen.add(key)
+            starts.append(first + int(i))
+    starts = np.r_[starts, n]
+    pieces, low = [], 0
+    while low < n:
+        fit = starts[np.searchsorted(starts, low + max_rows, side="right") - 1]  # last run start within reach
+        high = fit if fit > low else starts[np.searchsorted(starts, low, side="right")]
+        pieces.append((low, int(high)))
+        low = int(high)
+    return pieces
 
 
 def align_labels(X, y):

@@ -305,23 +305,73 @@ def test_planned_windows_are_make_windows_in_chunks(horizon, per_chunk):
         assert low <= spots.min() and spots.max() < high and high - low <= spots.max() - spots.min() + 3
 
 
-def _extra_memory(model, X):
-    """Peak of traced allocations in inference, beyond the outputs it returns."""
-    data = model._check_input(X, reset=False)
+@pytest.mark.parametrize("cls", [BlendshapeODEForceEstimator, BiomechAUClassifier])
+@pytest.mark.parametrize("rows", [40, 333])
+def test_a_table_run_in_pieces_of_whole_sequences_gives_the_same_results(cls, rows, small_face, dataset, monkeypatch):
+    model = _fit(cls, dataset, face=small_face, max_epochs=1, window=2, horizon=8)
+    for frames in (dataset.frames, _with_gaps(dataset.frames)):
+        whole = _output(model, frames)
+        monkeypatch.setattr(type(model), "_infer_chunk_rows", rows)
+        np.testing.assert_allclose(_output(model, frames), whole, rtol=1e-5, atol=1e-6)
+        monkeypatch.undo()
+
+
+def _table(n_sequences, length, n_columns, rng):
+    import pandas as pd
+
+    X = pd.DataFrame(rng.normal(size=(n_sequences * length, n_columns)), columns=[f"c{j}" for j in range(n_columns)])
+    X.insert(0, "frame", np.tile(np.arange(length), n_sequences))
+    X.insert(0, "sequence", np.repeat(np.arange(n_sequences), length))
+    X.insert(0, "subject", np.repeat(np.arange(n_sequences) // 4, length).astype(str))
+    return X
+
+
+def _extra_memory(method, X):
+    """Peak of traced allocations of ``method(X)``, beyond the array it returns."""
     tracemalloc.start()
     try:
-        result = model._infer(data)
+        result = method(X)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return peak - sum(values.nbytes for values in result.values())
+    return peak - result.nbytes
 
 
-def test_inference_memory_does_not_grow_with_the_frame_count(monkeypatch):
+@pytest.mark.parametrize("cls", [BlendshapeODEForceEstimator, BiomechAUClassifier])
+def test_inference_memory_does_not_grow_with_the_frame_count(cls, monkeypatch):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(60_000, 12)).astype(np.float32)
-    model = BlendshapeODEForceEstimator(face=None, **{**FAST, "max_epochs": 1}).fit(X[:400])
-    monkeypatch.setattr(BlendshapeODEForceEstimator, "_infer_chunk_frames", 1024)
-    small, large = _extra_memory(model, X[:15_000]), _extra_memory(model, X)
+    X = _table(n_sequences=240, length=250, n_columns=12, rng=rng)  # 60,000 frames
+    y = (X[["c0"]] > 0).astype(float).rename(columns={"c0": "AU12"})
+    model = cls(face=None, **{**FAST, "max_epochs": 1})
+    model.fit(X.iloc[:500], y.iloc[:500]) if cls is BiomechAUClassifier else model.fit(X.iloc[:500])
+    method = model.predict_proba if cls is BiomechAUClassifier else model.transform
+    monkeypatch.setattr(cls, "_infer_chunk_frames", 1024)
+    monkeypatch.setattr(cls, "_infer_chunk_rows", 4096)
+    small, large = _extra_memory(method, X.iloc[:15_000]), _extra_memory(method, X)
     assert large < 1.2 * small + 2**16, f"{small / 2**20:.2f} MiB at 15,000 frames, {large / 2**20:.2f} MiB at 60,000"
-    assert large < 0.2 * X.nbytes
+    assert large < 0.5 * X.memory_usage().sum()  # a float64 copy of the coefficients alone is 0.8
+
+
+@pytest.mark.parametrize(
+    "layout, expected",
+    [
+        ("sorted", [(0, 30), (30, 60), (60, 90)]),  # three 30-frame sequences, 40 rows a piece
+        ("interleaved", [(0, 90)]),  # a sequence in several runs: cannot be cut
+        ("one_long", [(0, 90)]),  # longer than a piece: a piece of its own
+        ("missing_id", [(0, 90)]),  # left whole for parse_frames to report
+    ],
+)
+def test_sequence_pieces_hold_whole_sequences(layout, expected):
+    from skbiomech.estimators._frames import sequence_pieces
+
+    X = _table(n_sequences=3, length=30, n_columns=2, rng=np.random.default_rng(0))
+    if layout == "interleaved":
+        X = X.iloc[np.r_[0:15, 30:90, 15:30]]
+    elif layout == "one_long":
+        X["sequence"] = 0
+        X["subject"] = "0"
+    elif layout == "missing_id":
+        X.loc[5, "sequence"] = np.nan
+    assert sequence_pieces(X, 40) == expected
+    assert sequence_pieces(X.to_numpy(), 40) == [(0, 90)]
+    assert sequence_pieces(X, 1000) == [(0, 90)]
