@@ -11,5 +11,12 @@
 from ._classifier import BiomechAUClassifier
 from ._force import BlendshapeODEForceEstimator
 from ._image import ImageFeatureTransformer, default_cache_dir
+from ._training import TrainingInterruptedWarning
 
-__all__ = ["BiomechAUClassifier", "BlendshapeODEForceEstimator", "ImageFeatureTransformer", "default_cache_dir"]
+__all__ = [
+    "BiomechAUClassifier",
+    "BlendshapeODEForceEstimator",
+    "ImageFeatureTransformer",
+    "TrainingInterruptedWarning",
+    "default_cache_dir",
+]
