@@ -103,6 +103,13 @@ def openface_table(frames, activations, intensities, presence, *, muscle_names, 
     return pd.concat([out, forces, coefficients], axis=1)
 
 
+def _gaze_shapes(names):
+    """Which blendshapes are gaze (``eyeLook*``): eyeball turns, by muscles the face model lacks."""
+    from .video._correspondence import GAZE_SHAPES
+
+    return np.array([name.startswith(GAZE_SHAPES) for name in names])
+
+
 def _detect_one(path, target, tracker, reduced, config):
     """Track, invert and write one input; returns its table."""
     from .datasets._openface import write_table
@@ -113,7 +120,12 @@ def _detect_one(path, target, tracker, reduced, config):
     coefficients = np.array(frames[tracker.blendshape_names_], dtype=float)  # a writable copy
     coefficients[~frames["success"].to_numpy(dtype=bool)] = np.nan
     dt = 1.0 / (config["fps"] or _frame_rate(frames))
-    activations = invert_activations(coefficients, reduced, dt, smoothness=config["smoothness"])
+    # Gaze is neither a face muscle's doing nor to be explained by one: out of the targets and the fit.
+    gaze = _gaze_shapes(tracker.blendshape_names_)
+    coefficients[:, gaze] = np.where(np.isnan(coefficients[:, gaze]), np.nan, 0.0)
+    activations = invert_activations(
+        coefficients, reduced, dt, smoothness=config["smoothness"], shape_weights=(~gaze).astype(float)
+    )
     intensities = au_intensities(
         pd.DataFrame(activations, columns=face.muscle_names), face, aus=config["aus"]
     )
@@ -170,7 +182,9 @@ def detect(
     smoothness : float, default=0.03
         Temporal regularization of the activations, in seconds: roughly
         the time scale below which activation changes are smoothed away
-        (:func:`~skbiomech.physics.invert_activations`).
+        (:func:`~skbiomech.physics.invert_activations`). Gaze (the
+        ``eyeLook*`` shapes) is left out of the inverse: the eyeballs turn
+        by muscles the face model does not have.
     fps : float, default=None
         Frame rate for the physics (``None``: the video's own timestamps,
         else 30).

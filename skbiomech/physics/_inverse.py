@@ -241,6 +241,7 @@ def invert_activations(
     smoothness=0.03,
     ridge=1e-2,
     sparsity=0.0,
+    shape_weights=None,
     tol=1e-4,
     max_iter=5000,
     return_info=False,
@@ -249,13 +250,14 @@ def invert_activations(
 
     Solves, for every sequence, the convex problem
 
-    ``min_{a >= 0} sum_t |S a_t - y_t|^2 + ridge |a_t|^2 + sparsity sum(a_t)
+    ``min_{a >= 0} sum_t |S a_t - y_t|_W^2 + ridge |a_t|^2 + sparsity sum(a_t)
     + (smoothness / dt)^2 sum_t |a_t - a_{t-1}|^2``
 
     with ``S = K_B^-1 G`` the muscles' static responses and ``y_t = K_B^-1
     Q_t`` the coefficients that would hold the frame's generalized force
     ``Q_t`` statically: the force residual ``G a_t - Q_t`` measured in
-    coefficient units (Notes).
+    coefficient units (Notes), each shape weighted by ``shape_weights``
+    (``W``, all 1 by default).
 
     Parameters
     ----------
@@ -290,6 +292,15 @@ def invert_activations(
     sparsity : float, default=0.0
         L1 penalty ``sparsity * sum(a)`` (linear, since ``a >= 0``), in
         squared-coefficient units per unit activation.
+    shape_weights : array-like of shape (K,), default=None
+        Non-negative weight of each blendshape's residual; 0 leaves a shape's
+        residual out of the fit (its coefficient is explained by no muscle;
+        under ``"elastic"`` its motion still enters the other shapes'
+        targets through the mass and damping coupling). ``None``: every
+        shape weighs 1. :func:`skbiomech.detect.detect` zeroes the gaze
+        shapes (``eyeLook*``) and gives them weight 0: the eyeballs are
+        turned by extraocular muscles that the face model does not have,
+        and gaze must not read as eyelid or brow activity.
     tol : float, default=1e-4
         Relative primal and dual residual at which ADMM stops; the active
         set it finds is then polished to the exact optimum (Notes).
@@ -383,6 +394,12 @@ def invert_activations(
         raise ValueError(f"max_iter must be a positive int; got {max_iter!r}.")
     c = as_float_array(coefficients, "coefficients")
     k, m = reduced.n_blendshapes, reduced.n_muscles
+    weights = np.ones(k) if shape_weights is None else as_float_array(shape_weights, "shape_weights")
+    if weights.shape != (k,) or not np.all(np.isfinite(weights) & (weights >= 0)) or not weights.any():
+        raise ValueError(
+            f"shape_weights must be {k} finite non-negative weights, one per blendshape of the reduced "
+            f"model, not all 0; got {np.asarray(shape_weights).tolist() if weights.size <= 8 else weights.shape}."
+        )
     if c.ndim < 2 or c.shape[-1] != k:
         raise ValueError(
             f"coefficients must have shape (..., T, K={k}) for this reduced model; got {c.shape}."
@@ -394,7 +411,8 @@ def invert_activations(
     out = np.full((c.shape[0], n_frames, m), np.nan)
 
     response = np.linalg.solve(reduced.stiffness, reduced.force_activation)  # S, (K, M)
-    gram = response.T @ response + ridge * np.eye(m)
+    weighted = weights[:, None] * response  # W S: the linear term and the Gram matrix of the weighted fit
+    gram = response.T @ weighted + ridge * np.eye(m)
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     if eigenvalues.max() <= 0:
         raise ValueError("The reduced model's muscles produce no motion (G = 0); nothing to invert.")
@@ -419,7 +437,7 @@ def invert_activations(
         for pick in np.array_split(same, -(-len(same) * int(length) // _CHUNK_FRAMES)):
             frames = starts[pick, None] + np.arange(length)  # (S, L)
             target = _equilibrium_targets(c[rows[pick, None], frames], reduced, dt, dynamics)
-            linear = target @ response - 0.5 * sparsity
+            linear = target @ weighted - 0.5 * sparsity
             solution, iterations, done = _admm(factor, linear, tol, max_iter)
             solution, polished = _polish(solution, gram, lam, linear)
             keep = (np.arange(length) >= keep_from[pick, None]) & (np.arange(length) < keep_to[pick, None])

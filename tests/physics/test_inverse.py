@@ -53,10 +53,11 @@ def _targets(c, reduced, dynamics):
     return np.linalg.solve(reduced.stiffness, forces.T).T
 
 
-def _stacked_reference(c, reduced, dynamics, smoothness, ridge):
+def _stacked_reference(c, reduced, dynamics, smoothness, ridge, weights=None):
     """The whole QP as one bounded least-squares problem, solved by BVLS."""
     n_frames, n_muscles = len(c), reduced.n_muscles
-    response = np.linalg.solve(reduced.stiffness, reduced.force_activation)
+    root = np.ones(reduced.n_blendshapes) if weights is None else np.sqrt(weights)
+    response = root[:, None] * np.linalg.solve(reduced.stiffness, reduced.force_activation)
     lam = (smoothness / DT) ** 2
     difference = sparse.diags([-np.ones(n_frames - 1), np.ones(n_frames - 1)], [0, 1], shape=(n_frames - 1, n_frames))
     matrix = sparse.vstack(
@@ -66,7 +67,7 @@ def _stacked_reference(c, reduced, dynamics, smoothness, ridge):
             np.sqrt(lam) * sparse.kron(difference, sparse.eye(n_muscles)),
         ]
     ).toarray()
-    target = np.concatenate([_targets(c, reduced, dynamics).ravel(), np.zeros(matrix.shape[0] - c.size)])
+    target = np.concatenate([(_targets(c, reduced, dynamics) * root).ravel(), np.zeros(matrix.shape[0] - c.size)])
     return lsq_linear(matrix, target, bounds=(0, np.inf), method="bvls", tol=1e-14).x.reshape(n_frames, n_muscles)
 
 
@@ -113,6 +114,34 @@ def test_matches_bounded_least_squares(small_reduced, dynamics, shape, smoothnes
     assert info["exact"] and info["converged"]
     assert 0.1 < (reference > 0).mean() < 1.0  # constraints active and inactive
     np.testing.assert_allclose(a, reference, atol=1e-9 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("dynamics", ["quasistatic", "elastic"])
+@pytest.mark.parametrize("smoothness", [0.0, 0.05])
+def test_shape_weights_match_weighted_bounded_least_squares(dynamics, smoothness):
+    reduced = _random_model(10, 5, seed=3)
+    c = np.random.default_rng(4).normal(0.0, 0.3, (12, reduced.n_blendshapes))
+    weights = np.r_[0.0, 0.0, np.linspace(0.5, 2.0, 8)]
+    a = invert_activations(c, reduced, DT, dynamics=dynamics, smoothness=smoothness, shape_weights=weights)
+    reference = _stacked_reference(c, reduced, dynamics, smoothness, 1e-2, weights)
+    np.testing.assert_allclose(a, reference, atol=1e-9 * np.abs(reference).max())
+    unweighted = invert_activations(c, reduced, DT, dynamics=dynamics, smoothness=smoothness)
+    np.testing.assert_array_equal(
+        invert_activations(c, reduced, DT, dynamics=dynamics, smoothness=smoothness, shape_weights=np.ones(10)),
+        unweighted,
+    )
+    assert np.abs(a - unweighted).max() > 1e-3  # the weights do change the fit
+
+
+def test_a_shape_of_weight_zero_is_explained_by_no_muscle(small_reduced):
+    # Gaze-like motion on one shape only: ignored with weight 0, explained by muscles with weight 1.
+    c = np.zeros((30, small_reduced.n_blendshapes))
+    c[:, 3] = 0.5 * np.sin(np.linspace(0, np.pi, 30)) ** 2
+    weights = np.ones(small_reduced.n_blendshapes)
+    assert invert_activations(c, small_reduced, DT, dynamics="quasistatic").max() > 0.1
+    weights[3] = 0.0
+    ignored = invert_activations(c, small_reduced, DT, dynamics="quasistatic", shape_weights=weights)
+    np.testing.assert_array_equal(ignored, 0.0)
 
 
 @pytest.mark.parametrize("sparsity", [0.01, 0.1])
@@ -294,6 +323,10 @@ def test_all_nan_and_zero(small_reduced):
         (dict(sparsity=True), "sparsity must be"),
         (dict(tol=0.0), "tol must be"),
         (dict(max_iter=0), "max_iter must be"),
+        (dict(shape_weights=np.ones(3)), "shape_weights must be 37"),
+        (dict(shape_weights=-np.ones(37)), "shape_weights must be"),
+        (dict(shape_weights=np.zeros(37)), "not all 0"),
+        (dict(shape_weights=np.full(37, np.nan)), "shape_weights must be"),
     ],
 )
 def test_invalid_options(small_reduced, kwargs, match):
