@@ -37,7 +37,9 @@ def test_demo_writes_the_table_and_plots(tmp_path, capsys, monkeypatch):
     )  # fmt: skip
     assert code == 0
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures["f1"]) == {"geometry", "force", "position", "physics", "image", "physics+image"}
+    assert set(figures["f1"]) == {
+        "geometry", "force", "position", "physics", "image", "physics+image", "logistic (coefficients)"
+    }
     assert all(0 <= row["mean"] <= 1 for row in figures["f1"].values())
     assert sorted(p.name for p in out.iterdir()) == ["f1_per_au.png", "forces_au12.png", "results.json", "table1.csv"]
 

@@ -86,6 +86,18 @@ def _plan_windows(bounds, horizon, per_chunk, margin):
         yield spots, valid, owner, (low, high)
 
 
+def _principal_axes(features, n_components):
+    """The top ``n_components`` principal axes (D, k) of standardized training features (n, D)."""
+    features = np.asarray(features, dtype=np.float64)
+    n_components = min(int(n_components), features.shape[1])
+    covariance = features.T @ features / max(len(features) - 1, 1)
+    values, vectors = np.linalg.eigh(covariance)
+    axes = vectors[:, np.argsort(values)[::-1][:n_components]]
+    # A deterministic sign: each axis's largest loading is positive.
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(n_components)])
+    return (axes * np.where(signs == 0, 1.0, signs)).astype(np.float32)
+
+
 class _BiomechNet(NeuralNet):
     """skorch net whose criterion sees the batch (for masks and targets)."""
 
@@ -356,6 +368,7 @@ class BiomechEstimatorMixin:
             dynamics=self.dynamics,
             mass=self.mass,
             dt=1.0 / self.fps,
+            **self._head_config(n_aus),
         )
         # warm_start continues the fitted net; a model loaded or pickled without a signature cannot.
         warm = bool(self.warm_start) and hasattr(self, "net_") and hasattr(self, "_fit_signature_")
@@ -379,6 +392,11 @@ class BiomechEstimatorMixin:
             standardization.update(
                 feature_mean=data.features.mean(axis=0), feature_scale=np.where(fscale > 1e-6, fscale, 1.0)
             )
+            if module_config.get("image_components") is not None:
+                standardization["feature_projection"] = _principal_axes(
+                    (data.features - standardization["feature_mean"]) / standardization["feature_scale"],
+                    module_config["image_components"],
+                )
         split = self._train_split(data, batch, y, index)
         train_split = None
         if split is not None:
@@ -412,6 +430,10 @@ class BiomechEstimatorMixin:
         self.history_ = net.history
         self._fit_signature_ = fit_signature(self, module_config)
         return self
+
+    def _head_config(self, n_aus):
+        """Network settings of the AU head (the classifier's); none for the force estimator."""
+        return {}
 
     def _training_run(self, data, labels, warm, *, n_windows):
         """The epochs this fit ends at and its checkpoint folder: a new one, or the one it resumes."""

@@ -36,6 +36,28 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
+class RunningStandardize(nn.Module):
+    """Batch normalization without affine part or batch counter: ``(x - mean) / std`` per feature.
+
+    Batch statistics in training, running ones (momentum 0.1) in evaluation,
+    as ``BatchNorm1d(affine=False)``; the state is two float buffers.
+    """
+
+    def __init__(self, n_features, *, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.register_buffer("running_mean", torch.zeros(n_features))
+        self.register_buffer("running_var", torch.ones(n_features))
+
+    def forward(self, x):
+        """Standardize x of shape (..., n_features)."""
+        flat = x.reshape(-1, x.shape[-1])
+        out = F.batch_norm(
+            flat, self.running_mean, self.running_var, training=self.training, momentum=self.momentum, eps=self.eps
+        )
+        return out.reshape(x.shape)
+
+
 def _buffer(value, size, default):
     array = np.full(size, default, dtype=np.float32) if value is None else np.asarray(value, dtype=np.float32)
     return torch.as_tensor(array.reshape(size))
@@ -71,6 +93,16 @@ class BiomechNetwork(nn.Module):
         Input standardization (stored as buffers; identity when None).
     feature_mean, feature_scale : array-like of shape (D,), default=None
     dropout : float, default=0.0
+    force_norm : bool, default=False
+        Batch-normalize (no affine part) the forces on their way into the
+        AU head, so that the head sees them on a standard scale.
+    image_dropout : float, default=0.0
+        Dropout on the image features entering the AU head.
+    image_components : int, default=None
+        Project the standardized image features onto this many axes
+        (``feature_projection``) before the head; None: no projection.
+    feature_projection : array-like of shape (D, image_components), default=None
+        The axes (a buffer; the leading columns of the identity when None).
     """
 
     def __init__(
@@ -95,6 +127,10 @@ class BiomechNetwork(nn.Module):
         feature_mean=None,
         feature_scale=None,
         dropout=0.0,
+        force_norm=False,
+        image_dropout=0.0,
+        image_components=None,
+        feature_projection=None,
     ):
         super().__init__()
         if not isinstance(reduced, ReducedModel):
@@ -111,6 +147,17 @@ class BiomechNetwork(nn.Module):
         self.register_buffer("coefficient_scale", _buffer(coefficient_scale, k, 1.0))
         self.register_buffer("feature_mean", _buffer(feature_mean, n_image_features, 0.0))
         self.register_buffer("feature_scale", _buffer(feature_scale, n_image_features, 1.0))
+        n_projected = n_image_features
+        if image_components is not None and n_image_features:
+            n_projected = min(int(image_components), n_image_features)
+            shape = (n_image_features, n_projected)
+            projection = (
+                np.eye(*shape, dtype=np.float32) if feature_projection is None
+                else np.asarray(feature_projection, dtype=np.float32).reshape(shape)
+            )  # fmt: skip
+            self.register_buffer("feature_projection", torch.as_tensor(projection))
+        else:
+            self.feature_projection = None
 
         if encoder == "meshconv":
             if face is None:
@@ -126,13 +173,18 @@ class BiomechNetwork(nn.Module):
         self.decoder = ReducedDynamics(reduced, dynamics=dynamics, force_model=force_model, dt=dt)
 
         if self.n_aus:
-            widths = {"geometry": latent_size, "force": n_force, "position": k, "image": n_image_features}
+            widths = {"geometry": latent_size, "force": n_force, "position": k, "image": n_projected}
             width = sum(widths[name] for name in self.inputs)
             if width == 0:
                 raise ValueError("The AU head has no inputs: give 'inputs' and, for 'image', image features.")
             self.head = MLP(width, (head_hidden_size,), self.n_aus, dropout=dropout)
         else:
             self.head = None
+        self.force_norm = RunningStandardize(n_force) if (force_norm and self.n_aus) else None
+        self.image_dropout = nn.Dropout(image_dropout) if image_dropout else None
+
+    def _normalized_forces(self, forces):
+        return forces if self.force_norm is None else self.force_norm(forces)
 
     def encode(self, coefficients):
         """Latent ``z3d`` (B, T, latent) of context stacks (B, T, context, K)."""
@@ -179,12 +231,16 @@ class BiomechNetwork(nn.Module):
         if self.head is not None:
             parts = {
                 "geometry": latent,
-                "force": forces.flatten(2),
+                "force": self._normalized_forces(forces.flatten(2)),
                 "position": (positions - self.coefficient_mean) / self.coefficient_scale,
             }
             if "image" in self.inputs:
                 if features is None:
                     raise ValueError("The AU head uses image features but none were given.")
                 parts["image"] = (features - self.feature_mean) / self.feature_scale
+                if self.feature_projection is not None:
+                    parts["image"] = parts["image"] @ self.feature_projection
+                if self.image_dropout is not None:
+                    parts["image"] = self.image_dropout(parts["image"])
             outputs["logits"] = self.head(torch.cat([parts[name] for name in self.inputs], dim=-1))
         return outputs

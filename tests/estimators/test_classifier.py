@@ -209,3 +209,28 @@ def test_full_model_pipeline_with_image_features(small_face, tmp_path):
     pipe.fit(data.frames, data.labels)
     assert pipe.predict(data.frames).shape == data.labels.shape
     assert pipe[-1].n_image_features_ == 512
+
+
+def test_noise_image_features_cost_little(small_face):
+    """256 columns of pure noise beside the physics inputs barely move held-out F1 (issue 10).
+
+    The image branch is standardized, projected onto its top principal axes
+    (``image_components``) and dropped out (``image_dropout``), so the head
+    cannot memorize the training frames through it.
+    """
+    from skbiomech.datasets import make_synthetic_au_dataset
+    from skbiomech.metrics import mean_au_f1
+
+    data = make_synthetic_au_dataset(n_subjects=6, n_sequences=2, sequence_length=60, face=small_face, random_state=0)
+    noise = np.random.default_rng(0).normal(size=(len(data.frames), 256))
+    noisy = pd.concat(
+        [data.frames, pd.DataFrame(noise, columns=[f"z2d_{j}" for j in range(256)], index=data.frames.index)], axis=1
+    )
+    test = np.isin(data.groups, np.unique(data.groups)[:2])
+    settings = dict(max_epochs=40, horizon=8, hidden_size=32, latent_size=16, batch_size=16, threshold="tune",
+                    device="cpu", random_state=0)  # fmt: skip
+    scores = {}
+    for inputs, X in ((("force", "position"), data.frames), (("force", "position", "image"), noisy)):
+        clf = BiomechAUClassifier(small_face, inputs=inputs, **settings).fit(X[~test], data.labels[~test])
+        scores[inputs] = mean_au_f1(data.labels[test], clf.predict(X[test]))
+    assert scores[("force", "position", "image")] >= scores[("force", "position")] - 0.03, scores
