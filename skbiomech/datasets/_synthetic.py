@@ -94,7 +94,8 @@ def subject_face_model(face, mass_scale=1.0, stiffness_scale=1.0, damping_scale=
 
     Masses scale by ``mass_scale``, every stiffness by ``stiffness_scale``,
     the Rayleigh coefficients by ``damping_scale`` and each muscle's column
-    of the distribution matrix by its ``muscle_strength``. Its reduced model
+    of the distribution matrix by its ``muscle_strength``; the lines of
+    action (anchors, explicit directions) are kept. Its reduced model
     is the base reduced model scaled the same way.
     """
     strength = np.ones(face.n_muscles) if muscle_strength is None else np.asarray(muscle_strength)
@@ -104,7 +105,7 @@ def subject_face_model(face, mass_scale=1.0, stiffness_scale=1.0, damping_scale=
         face.masses * mass_scale, face.spring_edges, face.spring_stiffness * stiffness_scale,
         face.bending_rigidity * stiffness_scale, face.attachment_stiffness * stiffness_scale,
         face.muscle_names, face.distribution * strength[None, :], face.muscle_kinds,
-        face.muscle_anchors, face.au_muscles,
+        face.muscle_anchors, face.au_muscles, muscle_directions=face.explicit_directions,
         damping=(alpha * damping_scale, beta * damping_scale),
         vertex_regions=face.vertex_regions, region_names=face.region_names,
         name=face.name, notice=face.notice,

@@ -18,7 +18,8 @@ from ._skin import skin_stiffness, vertex_areas, vertex_normals
 
 __all__ = ["FaceModel", "MUSCLE_KINDS"]
 
-#: Sheet muscles pull toward their bony origin; sphincters toward their centre.
+#: Sheet muscles pull toward their bony origin; sphincters toward their centre
+#: (unless ``FaceModel(muscle_directions=...)`` gives their line of action).
 MUSCLE_KINDS = ("sheet", "sphincter")
 
 _ARRAY_FIELDS = (
@@ -34,7 +35,13 @@ _ARRAY_FIELDS = (
     "vertex_regions",
 )
 _NAME_FIELDS = ("blendshape_names", "muscle_names", "muscle_kinds", "region_names")
-_FORMAT_VERSION = 1
+# Format 2 adds the optional "muscle_directions" array. Faces without explicit
+# directions are still written as format 1, readable by older versions; a file
+# with them says format 2, so an older reader refuses it instead of silently
+# dropping the directions and pulling those muscles toward their anchors.
+_FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
+_UNIT_TOLERANCE = 1e-6  # |norm - 1| allowed for a given direction
 
 
 def _names(value, name):
@@ -113,11 +120,24 @@ class FaceModel:
         the muscle's full force. No column may be all zero.
     muscle_kinds : sequence of {"sheet", "sphincter"} of length M
         A sheet muscle pulls each vertex of its area toward its anchor (the
-        bony origin); a sphincter pulls toward its anchor (its centre).
+        bony origin); a sphincter pulls toward its anchor (its centre). The
+        kind is anatomy; explicit ``muscle_directions`` override the pull of
+        either kind.
     muscle_anchors : array-like of shape (M, 3)
-        Origin of each sheet muscle, centre of each sphincter.
+        Origin of each sheet muscle, centre of each sphincter. For a muscle
+        with explicit directions (below) it is only a display point.
     au_muscles : dict of str to sequence of str
         FACS action unit (``"AU12"``) -> names of the muscles producing it.
+    muscle_directions : array-like of shape (N, M, 3), default=None
+        Explicit lines of action: ``muscle_directions[i, m]`` is the unit
+        direction of muscle ``m``'s force at vertex ``i``, used instead of the
+        pull toward its anchor. A muscle whose column is all zero keeps the
+        pull toward its anchor, so only some muscles need be given (a force
+        field along the motion the muscle produces, where no pull toward one
+        point fits it: a mandible rotation, a lip ring). In a given column
+        every row must be a unit vector where ``distribution`` is positive
+        and zero where it is 0. ``None`` (or all zero): every muscle pulls
+        toward its anchor.
     damping : tuple of (float, float), default=(10.0, 0.01)
         Rayleigh coefficients ``(alpha, beta)``: the damping matrix is
         ``alpha * M + beta * K``.
@@ -144,7 +164,13 @@ class FaceModel:
         attachment); the edge springs are the nonlinear rest.
     muscle_directions : ndarray of shape (N, M, 3)
         Unit line of action of each muscle at each vertex (zero outside its
-        area).
+        area): the given one for muscles with explicit directions, else the
+        unit vector toward the muscle's anchor.
+    explicit_directions : ndarray of shape (N, M, 3) or None
+        The ``muscle_directions`` given at construction (zero columns for the
+        muscles that pull toward their anchor), or ``None``.
+    explicit_muscles : ndarray of bool of shape (M,)
+        Which muscles have explicit directions.
 
     Examples
     --------
@@ -173,6 +199,7 @@ class FaceModel:
         muscle_anchors,
         au_muscles,
         *,
+        muscle_directions=None,
         damping=(10.0, 0.01),
         vertex_regions=None,
         region_names=None,
@@ -230,6 +257,7 @@ class FaceModel:
             )
         anchors = check_finite(as_float_array(muscle_anchors, "muscle_anchors", ndim=2), "muscle_anchors")
         check_shape(anchors, ((m, "M"), 3), "muscle_anchors")
+        explicit = self._explicit_directions(muscle_directions, distribution, muscle_names)
 
         au_muscles = self._au_map(au_muscles, set(muscle_names))
         damping = tuple(float(v) for v in np.ravel(self._non_negative(damping, "damping")))
@@ -269,6 +297,7 @@ class FaceModel:
         self.distribution = _frozen(distribution)
         self.muscle_kinds = muscle_kinds
         self.muscle_anchors = _frozen(anchors)
+        self.explicit_directions = None if explicit is None else _frozen(explicit)
         self.au_muscles = au_muscles
         self.damping = damping
         self.vertex_regions = _frozen(vertex_regions.astype(np.int64))
@@ -299,6 +328,38 @@ class FaceModel:
         if np.any(array < 0):
             raise ValueError(f"{name} must be non-negative; found {int(np.sum(array < 0))} negative value(s).")
         return array
+
+    @staticmethod
+    def _explicit_directions(value, distribution, muscle_names):
+        """Validated (N, M, 3) explicit directions, or None when none are given."""
+        if value is None:
+            return None
+        n, m = distribution.shape
+        directions = check_finite(
+            as_float_array(value, "muscle_directions", ndim=3), "muscle_directions"
+        )
+        check_shape(directions, ((n, "N"), (m, "M"), 3), "muscle_directions")
+        norm = np.linalg.norm(directions, axis=2)  # (N, M)
+        given = np.any(norm > 0, axis=0)
+        if not given.any():
+            return None  # every muscle pulls toward its anchor: the same as None
+        active = distribution > 0
+        for j in np.flatnonzero(given):
+            off_unit = active[:, j] & (np.abs(norm[:, j] - 1.0) > _UNIT_TOLERANCE)
+            if off_unit.any():
+                raise ValueError(
+                    f"muscle_directions for muscle {muscle_names[j]!r} must be unit vectors where "
+                    f"distribution is positive; {int(off_unit.sum())} row(s) are not (e.g. vertex "
+                    f"{int(np.flatnonzero(off_unit)[0])}, norm {norm[off_unit, j][0]:.6g})."
+                )
+            outside = ~active[:, j] & (norm[:, j] > 0)
+            if outside.any():
+                raise ValueError(
+                    f"muscle_directions for muscle {muscle_names[j]!r} must be zero where "
+                    f"distribution is 0; {int(outside.sum())} row(s) are not (e.g. vertex "
+                    f"{int(np.flatnonzero(outside)[0])})."
+                )
+        return directions
 
     @staticmethod
     def _au_map(au_muscles, known):
@@ -360,12 +421,22 @@ class FaceModel:
     def linear_stiffness(self):
         return self._stiffness_parts[1]
 
+    @property
+    def explicit_muscles(self):
+        """Bool (M,): the muscles whose line of action is given, not derived from the anchor."""
+        if self.explicit_directions is None:
+            return np.zeros(self.n_muscles, dtype=bool)
+        return np.any(self.explicit_directions != 0, axis=(0, 2))
+
     @cached_property
     def muscle_directions(self):
         toward = self.muscle_anchors[None, :, :] - self.vertices[:, None, :]
         norm = np.linalg.norm(toward, axis=2, keepdims=True)
         directions = np.divide(toward, norm, out=np.zeros_like(toward), where=norm > 0)
         directions[self.distribution == 0] = 0.0
+        if self.explicit_directions is not None:
+            explicit = self.explicit_muscles
+            directions[:, explicit] = self.explicit_directions[:, explicit]
         return _frozen(directions)
 
     def muscle_force_patterns(self):
@@ -380,15 +451,18 @@ class FaceModel:
     def fingerprint(self):
         """SHA-256 (hex) of everything that shapes the physics; equal for equal models.
 
-        It covers the arrays, the names, the AU map and the mechanical
-        constants, not the free-text ``name`` and ``notice``; it survives
+        It covers the arrays (the explicit muscle directions when there are
+        any: a face without them hashes as before they existed), the names,
+        the AU map and the mechanical constants, not the free-text ``name``
+        and ``notice``; it survives
         :meth:`save`/:meth:`load` and pickling. Weights files store it, so
         that weights are never loaded onto another face by mistake.
         """
         cached = self.__dict__.get("_fingerprint")  # every field is read-only: hash once
         if cached is None:
             digest = hashlib.sha256()
-            for key in _ARRAY_FIELDS:
+            keys = _ARRAY_FIELDS + (() if self.explicit_directions is None else ("explicit_directions",))
+            for key in keys:
                 array = getattr(self, key)
                 # Byte order and dtype fixed, so equal values always hash equally.
                 array = np.ascontiguousarray(array, dtype="<f8" if array.dtype.kind == "f" else "<i8")
@@ -442,12 +516,13 @@ class FaceModel:
         return {key: value for key, value in self.__dict__.items() if key in self._init_keys()}
 
     def __setstate__(self, state):
+        state.setdefault("explicit_directions", None)  # pickled before explicit directions existed
         self.__dict__.update(state)
 
     @staticmethod
     def _init_keys():
         return set(_ARRAY_FIELDS) | set(_NAME_FIELDS) | {
-            "bending_rigidity", "au_muscles", "damping", "name", "notice",
+            "bending_rigidity", "au_muscles", "damping", "name", "notice", "explicit_directions",
         }  # fmt: skip
 
     def save(self, path):
@@ -466,8 +541,11 @@ class FaceModel:
         path = Path(path)
         arrays = {key: getattr(self, key) for key in _ARRAY_FIELDS}
         arrays.update({key: np.array(getattr(self, key), dtype=str) for key in _NAME_FIELDS})
+        if self.explicit_directions is not None:
+            arrays["muscle_directions"] = self.explicit_directions
         meta = {
-            "format_version": _FORMAT_VERSION,
+            # Format 1 when there is nothing format 2 adds: older readers still read it.
+            "format_version": _FORMAT_VERSION if self.explicit_directions is not None else 1,
             "bending_rigidity": self.bending_rigidity,
             "au_muscles": {au: list(mus) for au, mus in self.au_muscles.items()},
             "damping": list(self.damping),
@@ -481,7 +559,10 @@ class FaceModel:
 
     @classmethod
     def load(cls, path):
-        """Load a model written by :meth:`save` (no pickled code is read)."""
+        """Load a model written by :meth:`save` (no pickled code is read).
+
+        Files of format 1 (no explicit muscle directions) and 2 are read.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"No face model file at {path}.")
@@ -502,11 +583,13 @@ class FaceModel:
             raise ValueError(
                 f"{path} is damaged: its 'meta' entry is not valid JSON. Save the face model again."
             ) from None
-        if meta.get("format_version") != _FORMAT_VERSION:
+        if meta.get("format_version") not in _READABLE_FORMATS:
             raise ValueError(
                 f"{path} has face model format {meta.get('format_version')}; this "
-                f"version of skbiomech reads format {_FORMAT_VERSION}."
+                f"version of skbiomech reads formats {', '.join(map(str, _READABLE_FORMATS))}."
             )
+        if meta["format_version"] >= 2 and "muscle_directions" not in arrays:
+            raise ValueError(f"{path} is not a face model file of format 2: it lacks ['muscle_directions'].")
         return cls(
             arrays["vertices"],
             arrays["triangles"],
@@ -522,6 +605,7 @@ class FaceModel:
             arrays["muscle_kinds"],
             arrays["muscle_anchors"],
             meta["au_muscles"],
+            muscle_directions=arrays.get("muscle_directions"),
             damping=tuple(meta["damping"]),
             vertex_regions=arrays["vertex_regions"],
             region_names=arrays["region_names"],

@@ -178,3 +178,24 @@ def test_images_written_to_a_cache_folder(small_face, tmp_path):
     from PIL import Image
 
     assert np.asarray(Image.open(paths[0])).shape == (32, 32, 3)
+
+
+def test_subject_face_keeps_explicit_directions(small_face):
+    from skbiomech.face import FaceModel
+
+    directions = np.zeros((small_face.n_vertices, small_face.n_muscles, 3))
+    directions[small_face.distribution[:, 2] > 0, 2] = (0.0, 0.0, -1.0)
+    state = {key: getattr(small_face, key) for key in (
+        "vertices", "triangles", "blendshapes", "blendshape_names", "masses", "spring_edges",
+        "spring_stiffness", "bending_rigidity", "attachment_stiffness", "muscle_names",
+        "distribution", "muscle_kinds", "muscle_anchors", "au_muscles")}  # fmt: skip
+    face = FaceModel(**state, muscle_directions=directions)
+    strength = np.linspace(0.8, 1.2, face.n_muscles)
+    subject = subject_face_model(face, 1.1, 0.9, 1.2, strength)
+    np.testing.assert_array_equal(subject.explicit_directions, face.explicit_directions)
+    np.testing.assert_array_equal(subject.muscle_directions, face.muscle_directions)
+    np.testing.assert_allclose(
+        subject.muscle_force_patterns(), face.muscle_force_patterns() * strength[:, None, None]
+    )
+    # The base face without explicit directions gives a subject without them.
+    assert subject_face_model(small_face).explicit_directions is None

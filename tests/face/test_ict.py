@@ -159,16 +159,63 @@ def test_calibrated_muscles_move_their_own_shapes(ict, region):
     assert list(targets) == list(face.muscle_names)
     table = muscle_response_table(face).set_index("muscle")
     # Before calibration 15 of 34 muscles peaked on a foreign shape (AU6 on
-    # eyeSquint = -1, jaw_depressor on mouthFrown) and 9 reached cosine 0.9.
+    # eyeSquint = -1, jaw_depressor on mouthFrown) and 9 reached cosine 0.9;
+    # the anchor search alone then reached 0.9 on 25 (buccinator 0.62, jaw 0.62).
     for muscle, row in table.iterrows():
         assert row["largest_shape"] in targets[muscle], (muscle, row["largest_shape"])
         assert row["largest_value"] == pytest.approx(1.0, rel=1e-6), muscle
-    # Measured: 25 (face) and 20 (narrow) of 34 at cosine >= 0.9.
-    assert (table["cosine"] >= 0.9).sum() >= {"face": 24, "narrow": 19}[region]
-    assert table["cosine"].median() >= 0.9 and table["cosine"].min() >= 0.5
-    for muscle in () if region == "narrow" else ("orbicularis_oculi_orbitalis_L", "zygomaticus_major_L", "zygomaticus_major_R",
-                   "risorius_R", "mentalis", "frontalis_lateralis_L", "depressor_labii_inferioris_L"):  # fmt: skip
-        assert table.loc[muscle, "cosine"] >= 0.9, muscle
+    # Measured: minimum 0.912 (face, procerus) and 0.902 (narrow, procerus).
+    low = table.index[table["cosine"] < 0.9].tolist()
+    assert not low, table.loc[low, "cosine"]
+    explicit = dict(zip(face.muscle_names, face.explicit_muscles))
+    # The field serves what a pull toward one point cannot: 0.999 and more, but
+    # depressor supercilii, a part of browDown's area (0.998 face, 0.995 narrow).
+    assert table.loc[[m for m, e in explicit.items() if e], "cosine"].min() >= 0.99
+
+
+# The muscles whose anchor fit stays below cosine 0.9 on the face region
+# (the narrow one adds zygomaticus major): they get the target field.
+_FIELD_MUSCLES = {
+    "depressor_supercilii", "orbicularis_oculi_orbitalis", "orbicularis_oculi_palpebralis",
+    "levator_labii_superioris_alaeque_nasi", "zygomaticus_minor", "buccinator", "mentalis",
+    "incisivii_labii", "risorius", "orbicularis_oris", "jaw_depressor",
+}  # fmt: skip
+
+
+@needs_data
+@REGIONS
+def test_field_muscles_have_explicit_directions_along_their_target_field(ict, region):
+    face = ict(region)
+    explicit = face.explicit_muscles
+    stems = {_ict._pair(m) for m, e in zip(face.muscle_names, explicit) if e}
+    assert stems == _FIELD_MUSCLES | ({"zygomaticus_major"} if region == "narrow" else set())
+    for m, e in zip(face.muscle_names, explicit):  # a bilateral pair keeps one kind
+        if m.endswith("_R"):
+            assert e == explicit[face.muscle_names.index(m[:-2] + "_L")], m
+    p, d = face.distribution, face.muscle_directions
+    norm = np.linalg.norm(d, axis=2)
+    np.testing.assert_allclose(norm[p > 0], 1.0, atol=1e-9)
+    assert np.all(norm[p == 0] == 0)
+    # The anchor muscles still pull toward their anchors; the anchors of all stay near the face.
+    toward = face.muscle_anchors[None] - face.vertices[:, None]
+    toward /= np.linalg.norm(toward, axis=2, keepdims=True)
+    cos = np.einsum("nmd,nmd->nm", toward, d)
+    assert np.all(cos[:, ~explicit][p[:, ~explicit] > 0] > 1 - 1e-9)
+    assert np.all(np.linalg.norm(face.muscle_anchors - face.vertices.mean(axis=0), axis=1) < 20.0)
+    # jaw_depressor's field is the mandible's motion: it points along jawOpen.
+    jaw = face.muscle_names.index("jaw_depressor")
+    motion = face.blendshapes[face.blendshape_names.index("jawOpen")]
+    force = p[:, jaw, None] * d[:, jaw]
+    assert np.einsum("nd,nd->", force, motion) > 0
+
+
+@needs_data
+def test_ict_face_round_trips_its_directions(ict, tmp_path):
+    face = ict("face")
+    face.save(tmp_path / "ict.npz")
+    loaded = FaceModel.load(tmp_path / "ict.npz")
+    assert loaded.fingerprint == face.fingerprint
+    np.testing.assert_array_equal(loaded.muscle_force_patterns(), face.muscle_force_patterns())
 
 
 def test_ict_muscle_shapes_are_sided():

@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import numpy as np
@@ -342,3 +343,135 @@ def test_projection_rejects_nan(small_face):
     vertices[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         project_to_blendshapes(vertices, small_face)
+
+
+# -- explicit muscle directions --------------------------------------------------
+
+# default_face_model(resolution=21) before explicit directions existed: adding
+# them must change neither its hash nor its physics.
+_DEFAULT_21_FINGERPRINT = "6f3f070519b251ab98d19447ca0a87ab01abc98bb95c2713b0ec6ab48d8497c3"
+
+
+def _explicit(face, muscles=(0,), direction=(0.0, 1.0, 0.0)):
+    """Directions (N, M, 3): a uniform unit ``direction`` over the areas of ``muscles``."""
+    directions = np.zeros((face.n_vertices, face.n_muscles, 3))
+    for j in muscles:
+        directions[face.distribution[:, j] > 0, j] = direction
+    return directions
+
+
+def test_default_face_is_unchanged_by_explicit_directions(small_face, small_reduced):
+    assert small_face.fingerprint == _DEFAULT_21_FINGERPRINT
+    assert small_face.explicit_directions is None
+    assert not small_face.explicit_muscles.any()
+    # All-zero directions are no directions: same face, same hash.
+    none = _with(small_face, muscle_directions=np.zeros((small_face.n_vertices, small_face.n_muscles, 3)))
+    assert none.explicit_directions is None and none.fingerprint == _with(small_face).fingerprint
+    # Giving every muscle its own anchor pull explicitly changes nothing physical.
+    same = _with(small_face, muscle_directions=small_face.muscle_directions)
+    assert same.explicit_muscles.all()
+    np.testing.assert_array_equal(same.muscle_force_patterns(), small_face.muscle_force_patterns())
+    np.testing.assert_array_equal(
+        reduce_face_model(same).force_activation, small_reduced.force_activation
+    )
+    assert same.fingerprint != _with(small_face).fingerprint  # the directions are part of the model
+
+
+def test_explicit_directions_replace_the_anchor_pull_of_their_muscles(small_face):
+    face = _with(small_face, muscle_directions=_explicit(small_face, muscles=(0, 3)))
+    assert face.explicit_muscles.tolist() == [j in (0, 3) for j in range(face.n_muscles)]
+    active = face.distribution[:, 0] > 0
+    np.testing.assert_array_equal(face.muscle_directions[active, 0], np.tile([0.0, 1.0, 0.0], (active.sum(), 1)))
+    others = [j for j in range(face.n_muscles) if j not in (0, 3)]
+    np.testing.assert_array_equal(face.muscle_directions[:, others], small_face.muscle_directions[:, others])
+    patterns = face.muscle_force_patterns()
+    np.testing.assert_array_equal(patterns[0, :, 1], face.distribution[:, 0])
+    assert np.all(patterns[0, :, [0, 2]] == 0)
+    np.testing.assert_array_equal(face.muscle_anchors, small_face.muscle_anchors)  # kept, for display
+    assert face.fingerprint != small_face.fingerprint
+    assert _with(small_face, muscle_directions=_explicit(small_face, muscles=(0, 3))).fingerprint == face.fingerprint
+    assert _with(small_face, muscle_directions=_explicit(small_face, muscles=(0,))).fingerprint != face.fingerprint
+
+
+def test_explicit_directions_round_trip(small_face, tmp_path):
+    face = _with(small_face, muscle_directions=_explicit(small_face, muscles=(1,), direction=(0.6, 0.0, 0.8)))
+    face.save(tmp_path / "face.npz")
+    with np.load(tmp_path / "face.npz") as archive:
+        assert '"format_version": 2' in str(archive["meta"])
+    loaded = FaceModel.load(tmp_path / "face.npz")
+    np.testing.assert_array_equal(loaded.explicit_directions, face.explicit_directions)
+    np.testing.assert_array_equal(loaded.muscle_force_patterns(), face.muscle_force_patterns())
+    assert loaded.fingerprint == face.fingerprint
+    unpickled = pickle.loads(pickle.dumps(face))
+    np.testing.assert_array_equal(unpickled.muscle_directions, face.muscle_directions)
+    assert unpickled.fingerprint == face.fingerprint
+    with pytest.raises(ValueError):
+        loaded.explicit_directions[0, 0, 0] = 1.0  # read-only like every array
+
+
+def test_faces_without_explicit_directions_keep_format_1(small_face, tmp_path):
+    small_face.save(tmp_path / "face.npz")
+    with np.load(tmp_path / "face.npz") as archive:
+        assert "muscle_directions" not in archive.files
+        assert '"format_version": 1' in str(archive["meta"])
+    # A pickle from before explicit directions (no such key) still loads.
+    state = small_face.__getstate__()
+    del state["explicit_directions"]
+    old = FaceModel.__new__(FaceModel)
+    old.__setstate__(state)
+    assert old.explicit_directions is None and old.fingerprint == small_face.fingerprint
+
+
+def _rewrite_meta(path, target, **changes):
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    meta = {**json.loads(str(arrays["meta"])), **changes}
+    arrays.pop("muscle_directions", None)
+    np.savez(target, **{**arrays, "meta": np.array(json.dumps(meta))})
+
+
+def test_format_2_without_directions_or_unknown_formats_are_refused(small_face, tmp_path):
+    small_face.save(tmp_path / "face.npz")
+    _rewrite_meta(tmp_path / "face.npz", tmp_path / "two.npz", format_version=2)
+    with pytest.raises(ValueError, match="lacks \\['muscle_directions'\\]"):
+        FaceModel.load(tmp_path / "two.npz")
+    _rewrite_meta(tmp_path / "face.npz", tmp_path / "three.npz", format_version=3)
+    with pytest.raises(ValueError, match="format 3; this version of skbiomech reads formats 1, 2"):
+        FaceModel.load(tmp_path / "three.npz")
+
+
+def _scaled(face):
+    d = _explicit(face)
+    d[face.distribution[:, 0] > 0, 0] *= 1.01
+    return d
+
+
+def _outside(face):
+    d = _explicit(face)
+    d[np.flatnonzero(face.distribution[:, 0] == 0)[0], 0] = (1.0, 0.0, 0.0)
+    return d
+
+
+def _nan_directions(face):
+    d = _explicit(face)
+    d[0, 0, 0] = np.nan
+    return d
+
+
+@pytest.mark.parametrize(
+    "directions, match",
+    [
+        (lambda f: _explicit(f)[:, :-1], "muscle_directions must have shape"),
+        (lambda f: _explicit(f)[..., :2], "muscle_directions must have shape"),
+        (lambda f: _explicit(f)[0], "muscle_directions"),
+        (_nan_directions, "NaN"),
+        (_scaled, "must be unit vectors where distribution is positive"),
+        (lambda f: 0.5 * _explicit(f), "must be unit vectors"),
+        (_outside, "must be zero where distribution is 0"),
+    ],
+)
+def test_invalid_explicit_directions_are_rejected(small_face, directions, match):
+    with pytest.raises(ValueError, match=match) as error:
+        _with(small_face, muscle_directions=directions(small_face))
+    if "unit" in match or "zero where" in match:
+        assert small_face.muscle_names[0] in str(error.value)  # names the muscle
