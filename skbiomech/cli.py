@@ -42,13 +42,17 @@ def _muscles(args):
         return 0
     print(f"Static response of each muscle at unit activation, {face.name} (K_B^-1 G[:, m])")
     wide, shape = max(map(len, table["muscle"])) + 2, max(map(len, table["largest_shape"])) + 2
-    print(f"{'muscle':<{wide}}{'cosine':>6}  {'largest shape':<{shape}}{'value':>6}  targets")
+    print(f"{'muscle':<{wide}}{'pulls':<8}{'cosine':>6}  {'largest shape':<{shape}}{'value':>6}  targets")
     for row in table.itertuples(index=False):
         print(
-            f"{row.muscle:<{wide}}{row.cosine:>6.3f}  {row.largest_shape:<{shape}}"
+            f"{row.muscle:<{wide}}{row.line_of_action:<8}{row.cosine:>6.3f}  {row.largest_shape:<{shape}}"
             f"{row.largest_value:>+6.2f}  {row.targets}"
         )
-    print(f"\n{int((table['cosine'] >= 0.9).sum())} of {len(table)} muscles at cosine >= 0.9.")
+    fields = int((table["line_of_action"] == "field").sum())
+    print(
+        f"\n{int((table['cosine'] >= 0.9).sum())} of {len(table)} muscles at cosine >= 0.9; {fields} pull along "
+        "a field derived from their target shapes (anchor: toward their anchor point)."
+    )
     return 0
 
 

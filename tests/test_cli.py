@@ -48,10 +48,10 @@ def test_verify_muscles_prints_the_response_table(capsys):
     assert main(["verify", "--muscles", "--resolution", "21"]) == 0
     out = capsys.readouterr().out
     assert "cosine" in out and "largest shape" in out and "zygomaticus_major_L" in out
-    assert "37 of 37 muscles at cosine >= 0.9." in out
+    assert "37 of 37 muscles at cosine >= 0.9; 0 pull along a field" in out
     assert main(["verify", "--muscles", "--resolution", "21", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 37 and set(rows[0]) == {"muscle", "targets", "cosine", "largest_shape", "largest_value"}
+    assert len(rows) == 37 and set(rows[0]) == {"muscle", "line_of_action", "targets", "cosine", "largest_shape", "largest_value"}
 
 
 def test_verify_muscles_rejects_an_unknown_face(capsys, tmp_path):

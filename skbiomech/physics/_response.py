@@ -14,7 +14,7 @@ from ._reduction import reduce_face_model
 
 __all__ = ["muscle_response_table", "muscle_targets"]
 
-_COLUMNS = ["muscle", "targets", "cosine", "largest_shape", "largest_value"]
+_COLUMNS = ["muscle", "line_of_action", "targets", "cosine", "largest_shape", "largest_value"]
 
 
 def muscle_targets(face):
@@ -86,7 +86,9 @@ def muscle_response_table(face, targets=None, reduced=None):
     Returns
     -------
     table : pandas.DataFrame
-        One row per muscle, in the face's order: ``muscle``; ``targets``
+        One row per muscle, in the face's order: ``muscle``;
+        ``line_of_action``, ``"anchor"`` (pulls toward its anchor) or
+        ``"field"`` (explicit directions, see ``FaceModel``); ``targets``
         (the shape names joined by ``+``); ``cosine`` between the response
         ``c_m = K_B^-1 G[:, m]`` and the target indicator (1 = exactly the
         targets, equally); ``largest_shape`` and ``largest_value``: the
@@ -124,11 +126,13 @@ def muscle_response_table(face, targets=None, reduced=None):
             f"({face.n_blendshapes}, {face.n_muscles}): is it this face's reduction?"
         )
     response = np.linalg.solve(reduced.stiffness, reduced.force_activation)  # (K, M)
-    rows = []
+    rows, explicit = [], face.explicit_muscles
     for j, muscle in enumerate(face.muscle_names):
         c = response[:, j]
         t = np.isin(names, list(targets[muscle])).astype(np.float64)
         norm = np.linalg.norm(c) * np.linalg.norm(t)
         k = int(np.argmax(np.abs(c)))
-        rows.append((muscle, "+".join(targets[muscle]), float(c @ t / norm) if norm > 0 else 0.0, names[k], float(c[k])))
+        cosine = float(c @ t / norm) if norm > 0 else 0.0
+        kind = "field" if explicit[j] else "anchor"
+        rows.append((muscle, kind, "+".join(targets[muscle]), cosine, names[k], float(c[k])))
     return pd.DataFrame(rows, columns=_COLUMNS)

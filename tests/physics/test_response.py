@@ -10,7 +10,8 @@ from skbiomech.physics import muscle_response_table, muscle_targets
 def test_default_face_muscles_move_their_own_shapes(small_face, small_reduced):
     # The default face's blendshape m is muscle m's own static response.
     table = muscle_response_table(small_face, reduced=small_reduced)
-    assert list(table.columns) == ["muscle", "targets", "cosine", "largest_shape", "largest_value"]
+    assert list(table.columns) == ["muscle", "line_of_action", "targets", "cosine", "largest_shape", "largest_value"]
+    assert (table["line_of_action"] == "anchor").all()  # the default face has no explicit directions
     assert table["muscle"].tolist() == list(small_face.muscle_names)
     np.testing.assert_allclose(table["cosine"], 1.0, atol=1e-6)
     assert (table["largest_shape"] == table["muscle"]).all()
