@@ -100,7 +100,7 @@ def plot_forces_and_labels(forces, labels, *, fps=25.0, ax=None, title=None):
     return ax
 
 
-def plot_force_on_mesh(face, vertex_forces, *, ax=None, title=None):
+def plot_force_on_mesh(face, vertex_forces, *, ax=None, title=None, label="force magnitude"):
     """Per-vertex force magnitude on the frontal view of the face (the paper's Figure 5).
 
     Parameters
@@ -114,12 +114,14 @@ def plot_force_on_mesh(face, vertex_forces, *, ax=None, title=None):
     ax : matplotlib Axes, default=None
         A new figure when ``None``.
     title : str, default=None
+    label : str, default="force magnitude"
+        The colorbar's label.
 
     Returns
     -------
     ax : matplotlib Axes
-        With a colorbar labelled "force magnitude" (``ax.collections[0]`` is
-        the tripcolor).
+        With a colorbar labelled ``label`` (``ax.collections[0]`` is the
+        tripcolor).
 
     Examples
     --------
@@ -150,7 +152,7 @@ def plot_force_on_mesh(face, vertex_forces, *, ax=None, title=None):
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.figure.colorbar(mesh, ax=ax, label="force magnitude", shrink=0.8)
+    ax.figure.colorbar(mesh, ax=ax, label=label, shrink=0.8)
     if title:
         ax.set_title(title)
     return ax
@@ -161,9 +163,11 @@ def plot_detection(table, face, *, path=None, title=None, n_muscles=8):
 
     The paper's Figures 4 and 5 on the user's own video: the ``AUxx_r``
     intensities (0-5) and the strongest ``force_<muscle>`` activations
-    against time, and the per-vertex activation (``face.distribution @
-    activations``) drawn on the face mesh at the frame of strongest
-    activation.
+    against time, and the activations drawn on the face mesh at the frame
+    where a muscle is most active: each muscle's effective area (its column
+    of ``face.distribution``, scaled to peak 1) times its activation, summed
+    over muscles. Scaling each area keeps muscles of very different
+    strengths (a lip sheet, the jaw) visible side by side.
 
     Parameters
     ----------
@@ -208,8 +212,13 @@ def plot_detection(table, face, *, path=None, title=None, n_muscles=8):
     ax_force.legend(ncol=2, fontsize=7, loc="upper left")
     tracked = np.isfinite(activations).all(axis=1)
     if tracked.any():
-        frame = int(np.flatnonzero(tracked)[np.argmax(activations[tracked].sum(axis=1))])
-        plot_force_on_mesh(face, face.distribution @ activations[frame], ax=ax_mesh, title=f"activation at {time[frame]:.2f} s")
+        frame = int(np.flatnonzero(tracked)[np.argmax(activations[tracked].max(axis=1))])
+        peak = face.distribution.max(axis=0)
+        areas = face.distribution / np.where(peak > 0, peak, 1.0)
+        plot_force_on_mesh(
+            face, areas @ activations[frame], ax=ax_mesh, title=f"activations at {time[frame]:.2f} s",
+            label="muscle activation x area (peak 1)",
+        )  # fmt: skip
     else:
         ax_mesh.set_axis_off()
         ax_mesh.set_title("no face found")

@@ -19,7 +19,7 @@ CLIPS = ("single_face.mp4", "face_noface.mov")
 def test_readme_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKBIOMECH_CACHE", str(tmp_path / "cache"))
-    if "skbiomech.video" in code:
+    if "skbiomech.video" in code or "skbiomech.detect" in code:
         # What an offline user does: local model files through the environment, the clips at hand.
         if not (ICT.is_dir() and (MEDIA / "face_landmarker.task").is_file()):
             pytest.skip("the shared media and ICT-FaceKit files are absent")
