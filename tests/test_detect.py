@@ -102,3 +102,27 @@ def test_command_line(tmp_path, monkeypatch, capsys):
     assert code == 0
     assert (tmp_path / "out" / "single_face.csv").is_file()
     assert "1 input(s)" in capsys.readouterr().err
+
+
+def test_plot_detection_draws_scaled_areas_at_the_most_active_frame(small_face):
+    import matplotlib
+    import matplotlib.pyplot
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from skbiomech.plotting import plot_detection
+
+    activations = np.zeros((5, small_face.n_muscles))
+    activations[1, :] = 0.3  # the most total activation ...
+    activations[3, 0] = 0.9  # ... but one muscle is most active here
+    table = pd.DataFrame(activations, columns=[f"force_{m}" for m in small_face.muscle_names])
+    table.insert(0, "timestamp", np.arange(5) / 10)
+    table["AU01_r"] = 0.0
+    figure = plot_detection(table, small_face)
+    mesh = figure.axes[2]
+    assert mesh.get_title() == "activations at 0.30 s"
+    drawn = np.asarray(mesh.collections[0].get_array())
+    area = small_face.distribution[:, 0] / small_face.distribution[:, 0].max()
+    np.testing.assert_allclose(drawn, 0.9 * area)  # peak 1 per muscle, times its activation
+    matplotlib.pyplot.close(figure)
