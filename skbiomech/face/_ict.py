@@ -14,10 +14,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import nnls
-from scipy.spatial import cKDTree
-from scipy.spatial.distance import cdist
 
+from ._calibration import CALIBRATION_GOAL, calibrate_muscle, side_free
 from ._model import FaceModel
 from ._skin import SkinMaterial, skin_from_mesh, vertex_normals
 
@@ -41,13 +39,6 @@ _SPHINCTER_DEPTH = 1.0  # cm below the surface of a sphincter's centre
 # AU04's browDown area is cut by distance from the midline (cm): the glabella
 # goes to procerus, the brow head to depressor supercilii, the rest to corrugator.
 _PROCERUS_REACH, _DEPRESSOR_REACH = 1.0, 2.5
-# Calibration (see load_ict_facekit's Notes). Each muscle's distribution is
-# refitted on its area grown by _CAL_REACH cm, as a non-negative mix of a base
-# column and Gaussian bumps _CAL_BUMP cm wide, so that its static response
-# points at its target shapes: pulling toward its anchor, or, where that stays
-# below cosine _CAL_GOAL on either side of the face, along its target field.
-_CAL_REACH, _CAL_BUMP, _CAL_RIDGE = 1.5, 0.8, 1e-3
-_CAL_GOAL = 0.9
 
 _NOTICE = "ICT-FaceKit, Copyright (c) 2020 USC Institute for Creative Technologies, MIT License"
 _MIT_TEXT = """\
@@ -317,84 +308,6 @@ def _anchor(kind, weight, displacement, vertices, normals):
     return centroid + _SHEET_REACH * direction / np.linalg.norm(direction)
 
 
-def _cosine(c, t):
-    norm = np.linalg.norm(c) * np.linalg.norm(t)
-    return float(c @ t / norm) if norm > 0 else -1.0
-
-
-def _spaced(points, spacing):
-    """Farthest-point subset of ``points`` (P, 3) no two closer than ``spacing``."""
-    chosen, gap = [0], np.linalg.norm(points - points[0], axis=1)
-    while gap.max() > spacing:
-        chosen.append(int(gap.argmax()))
-        gap = np.minimum(gap, np.linalg.norm(points - points[chosen[-1]], axis=1))
-    return points[chosen]
-
-
-def _bumps(points, centres, width):
-    """(P, C) Gaussian bumps: smooth, non-negative building blocks of a distribution."""
-    return np.exp(-cdist(points, centres, "sqeuclidean") / width**2)
-
-
-def _mix(response, bumps, base, target):
-    """Non-negative mix ``z`` of [base, bumps] whose responses fit ``target``.
-
-    Columns are normalized so the ridge weighs every bump alike; the base
-    column (area weights or field magnitudes) goes unpenalized, the default
-    the fit departs from.
-    """
-    columns = np.column_stack([response @ base, response @ bumps])
-    scale = np.linalg.norm(columns, axis=0)
-    scale[scale == 0] = 1.0
-    ridge = np.sqrt(_CAL_RIDGE) * np.eye(columns.shape[1])
-    ridge[0, 0] = 0.0
-    z, _ = nnls(np.vstack([columns / scale, ridge]), np.concatenate([target, np.zeros(len(scale))]))
-    return z / scale
-
-
-def _calibrate(compliance, blendshapes, vertices, weight, anchor, target, field):
-    """One muscle's two calibrated lines of action: toward ``anchor``, and along ``field``.
-
-    ``compliance`` is ``K_B^-1`` (K, K); the response of a distribution ``p``
-    with unit directions ``d`` is ``K_B^-1 B (p * d)``, linear in ``p``, so
-    for fixed directions the fit is one small NNLS. ``field`` (N, 3) is the
-    muscle's target field ``K U t``, whose response is exactly ``target``.
-
-    Returns
-    -------
-    fits : dict
-        ``"anchor"`` and ``"field"`` -> (distribution (N,), directions
-        (N, 3), cosine of the response with ``target``).
-    """
-    distance, _ = cKDTree(vertices[weight > 0]).query(vertices, distance_upper_bound=_CAL_REACH)
-    support = np.flatnonzero(np.isfinite(distance))
-    points, shapes = vertices[support], blendshapes[:, support]  # (S, 3), (K, S, 3)
-    bumps = _bumps(points, _spaced(points, _CAL_BUMP), _CAL_BUMP)
-
-    pull = anchor[None] - points
-    pull /= np.linalg.norm(pull, axis=1, keepdims=True)
-    force = field[support]
-    magnitude = np.linalg.norm(force, axis=1)
-    along = np.divide(force, magnitude[:, None], out=np.zeros_like(force), where=magnitude[:, None] > 0)
-
-    fits = {}
-    for line, directions, base in (("anchor", pull, weight[support]), ("field", along, magnitude)):
-        r = compliance @ (shapes * directions[None]).sum(axis=2)  # (K, S): unit force of each vertex
-        z = _mix(r, bumps, base, target)
-        p = np.maximum(base * z[0] + bumps @ z[1:], 0.0)
-        p[~np.any(directions != 0, axis=1)] = 0.0  # no force where the field vanishes
-        distribution, full = np.zeros(len(vertices)), np.zeros((len(vertices), 3))
-        distribution[support], full[support] = p, directions
-        full[distribution == 0] = 0.0
-        fits[line] = (distribution, full, _cosine(r @ p, target))
-    return fits
-
-
-def _pair(name):
-    """The side-free stem of a bilateral muscle (its key for pairing), else the name."""
-    return name[:-2] if name.endswith(("_L", "_R")) else name
-
-
 def load_ict_facekit(path, region="face"):
     """Build a :class:`FaceModel` from the ICT-FaceKit light face model.
 
@@ -552,24 +465,21 @@ def load_ict_facekit(path, region="face"):
     for j, muscle in enumerate(muscle_names):
         target = np.isin(names, targets[muscle]).astype(np.float64)
         field = (stiffness @ (target @ basis)).reshape(-1, 3)  # K U t: response exactly t
-        fits.append(_calibrate(compliance, blendshapes, vertices, weights[:, j], anchors[j], target, field))
-    # The anchor pull where it serves (cosine >= _CAL_GOAL) on both sides, else the field.
+        fits.append(calibrate_muscle(compliance, blendshapes, vertices, weights[:, j], anchors[j], target, field))
+    # The anchor pull where it serves (cosine >= CALIBRATION_GOAL) on both sides, else the field.
     served = {}
     for muscle, fit in zip(muscle_names, fits):
-        served[_pair(muscle)] = served.get(_pair(muscle), True) and fit["anchor"][2] >= _CAL_GOAL
-    lines = ["anchor" if served[_pair(m)] else "field" for m in muscle_names]
+        served[side_free(muscle)] = served.get(side_free(muscle), True) and fit["anchor"][2] >= CALIBRATION_GOAL
+    lines = ["anchor" if served[side_free(m)] else "field" for m in muscle_names]
     weights = np.stack([fit[line][0] for fit, line in zip(fits, lines)], axis=1)
-    directions = np.stack([fit[line][1] for fit, line in zip(fits, lines)], axis=1)  # (N, M, 3)
+    directions = np.stack([fit[line][1] for fit, line in zip(fits, lines)], axis=1)  # (N, M, 3), every muscle
     explicit = np.array([line == "field" for line in lines])
-    directions[:, ~explicit] = 0.0  # those pull toward their anchors
 
     # Strength: unit activation alone settles at a largest coefficient of 1.
-    toward = anchors[None, :, :] - vertices[:, None, :]
-    toward /= np.linalg.norm(toward, axis=2, keepdims=True)
-    toward[:, explicit] = directions[:, explicit]
-    forces = (weights[:, :, None] * toward).transpose(0, 2, 1).reshape(3 * len(vertices), -1)
+    forces = (weights[:, :, None] * directions).transpose(0, 2, 1).reshape(3 * len(vertices), -1)
     response = compliance @ (basis @ forces)
     distribution = weights / np.abs(response).max(axis=0)
+    directions[:, ~explicit] = 0.0  # the FaceModel derives those from the anchors
 
     return FaceModel(
         vertices=vertices,

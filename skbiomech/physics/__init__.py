@@ -8,7 +8,8 @@ Cartesian simulation :func:`simulate_cartesian`.
 
 from ._cartesian import internal_force, muscle_vertex_forces, simulate_cartesian
 from ._discretize import Discretization, discretize, stable_substeps, state_matrices
-from ._inverse import au_intensities, au_presence, invert_activations
+from ._intensity import au_intensities, au_presence
+from ._inverse import invert_activations
 from ._module import ReducedDynamics
 from ._reduction import (
     ReducedModel,

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import __version__
 from .._io import atomic_write
-from ..face import FaceModel, _ict, _model, _skin
+from ..face import FaceModel, _calibration, _ict, _model, _skin
 from ..face._ict import load_ict_facekit, load_ict_identities
 
 __all__ = ["fetch_face_landmarker", "fetch_ict_facekit", "load_ict_face"]
@@ -486,7 +486,7 @@ def _source_key(folder, region, n_identities):
     digest = hashlib.sha256()
     spec = dict(format=_CACHE_FORMAT, version=__version__, region=region, n_identities=n_identities)
     parts = [json.dumps(spec, sort_keys=True)]
-    for module in (_ict, _skin, _model):
+    for module in (_ict, _calibration, _skin, _model):
         parts.append(_sha256(module.__file__))
     for name in (_ict._NEUTRAL, _ict._INDEX):
         parts.append(f"{name} {_sha256(folder / name)}")
