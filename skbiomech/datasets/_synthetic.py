@@ -46,7 +46,7 @@ strengths, left/right asymmetry, expressiveness and AU coding threshold.
 AU events (0.3-3 s, raised-cosine onset and offset) arrive as Poisson
 streams whose rates give base rates like BP4D's, with composite expressions
 for realistic co-occurrence (AU6+AU12, AU1+AU2, AU4+AU7, AU17+AU24,
-AU23+AU24). Coefficients carry reconstruction noise (std {coefficient_noise:g}) and
+AU23+AU24). Coefficients carry reconstruction noise (mean std {coefficient_noise:g}) and
 the residual of a rigid alignment of small head motion; labels may carry
 frame-level noise (rate {label_noise:g}).
 
@@ -167,7 +167,20 @@ def _simulate_reduced(reduced, rayleigh, subject, activations, fps):
     return [c[i, : len(a)] for i, a in enumerate(activations)]
 
 
-def _check_options(n_subjects, n_sequences, sequence_length, fps, coefficient_noise, label_noise, head_motion, simulator):
+def _per_shape(value, name, face):
+    """A non-negative scale, one for all blendshapes or one per blendshape, as (K,) or a float."""
+    values = np.asarray(value, dtype=float)
+    if values.ndim == 0:
+        values = np.full(face.n_blendshapes, float(values))
+    if values.shape != (face.n_blendshapes,) or not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(
+            f"{name} must be a number >= 0 or one such number per blendshape ({face.n_blendshapes} for "
+            f"{face.name!r}); got {value!r}."
+        )
+    return values
+
+
+def _check_options(n_subjects, n_sequences, sequence_length, fps, label_noise, head_motion, simulator):
     def count(value, name):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive int; got {value!r}.")
@@ -179,9 +192,8 @@ def _check_options(n_subjects, n_sequences, sequence_length, fps, coefficient_no
         raise ValueError(f"sequence_length must be an int >= 2 or a (min, max) pair; got {sequence_length!r}.")
     if not 1 <= fps <= 240:
         raise ValueError(f"fps must be a frame rate between 1 and 240; got {fps!r}.")
-    for name, value in (("coefficient_noise", coefficient_noise), ("head_motion", head_motion)):
-        if not value >= 0:
-            raise ValueError(f"{name} must be >= 0; got {value!r}.")
+    if not head_motion >= 0:
+        raise ValueError(f"head_motion must be >= 0; got {head_motion!r}.")
     if not 0 <= label_noise < 0.5:
         raise ValueError(f"label_noise must be in [0, 0.5); got {label_noise!r}.")
     if simulator not in _SIMULATORS:
@@ -199,6 +211,7 @@ def make_synthetic_au_dataset(
     face=None,
     simulator="reduced",
     coefficient_noise=0.02,
+    subject_offset=0.0,
     head_motion=1.0,
     label_noise=0.0,
     base_rates=None,
@@ -226,9 +239,15 @@ def make_synthetic_au_dataset(
     simulator : {"reduced", "cartesian"}, default="reduced"
         The reduced elastic model (fast) or the full nonlinear spring-mass
         simulation (slow: about 0.1 s per frame on the default face).
-    coefficient_noise : float, default=0.02
+    coefficient_noise : float or array-like of shape (n_blendshapes,), default=0.02
         Standard deviation of the 3D-reconstruction noise added to the
-        observed coefficients.
+        observed coefficients (one for all blendshapes, or one each).
+    subject_offset : float or array-like of shape (n_blendshapes,), default=0.0
+        Standard deviation of a static per-subject offset of the observed
+        coefficients: what a landmark fit reads as expression on a person's
+        neutral face (their identity, as the tracker sees it). Each
+        subject's offset is drawn once, from a stream of its own, so the
+        rest of the data is the same as without it.
     head_motion : float, default=1.0
         Scale of the small rigid head motion (1.0: about 2 degrees and 2 mm);
         5% of it leaks into the coefficients as rigid-alignment error.
@@ -266,13 +285,13 @@ def make_synthetic_au_dataset(
     0     S01       T1      0
     1     S01       T1      1
     """
-    lengths = _check_options(
-        n_subjects, n_sequences, sequence_length, fps, coefficient_noise, label_noise, head_motion, simulator
-    )
+    lengths = _check_options(n_subjects, n_sequences, sequence_length, fps, label_noise, head_motion, simulator)
     if face is None:
         face = default_face_model()
     elif not isinstance(face, FaceModel):
         raise TypeError(f"face must be a FaceModel; got {type(face).__name__}.")
+    noise = _per_shape(coefficient_noise, "coefficient_noise", face)
+    offset_scale = _per_shape(subject_offset, "subject_offset", face)
     aus_option, aus = aus, _resolve_aus(aus, face)
     if images is not None and images != "memory" and not isinstance(images, (str, Path)):
         raise ValueError(f"images must be None, 'memory' or a folder path; got {images!r}.")
@@ -294,6 +313,7 @@ def make_synthetic_au_dataset(
     for s, seed in enumerate(seeds.spawn(n_subjects)):
         rng = np.random.default_rng(seed)
         subject = _draw_subject(rng, face)
+        offset = offset_scale * np.random.default_rng(seed.spawn(1)[0]).normal(size=face.n_blendshapes)
         name = f"S{s + 1:0{max(2, len(str(n_subjects)))}d}"
         n_frames = rng.integers(lengths[0], lengths[1] + 1, n_sequences)
         intensity = [
@@ -316,7 +336,7 @@ def make_synthetic_au_dataset(
             ]
         for q, (x, a, c) in enumerate(zip(intensity, activations, trajectories)):
             pose = _smooth_noise(rng, len(x), 6, fps, head_motion * np.array([0.035] * 3 + [0.2] * 3), seconds=2.0)
-            observed = c + rng.normal(0.0, coefficient_noise, c.shape) + pose @ rigid_leak
+            observed = c + rng.normal(0.0, noise, c.shape) + pose @ rigid_leak + offset
             labels = (x >= subject["threshold"]).astype(float)
             if label_noise:
                 flip = rng.random(labels.shape) < label_noise
@@ -352,6 +372,6 @@ def make_synthetic_au_dataset(
         DESCR=_DESCR.format(
             n_subjects=n_subjects, n_sequences=n_sequences, n_frames=len(frames), fps=fps, face=face.name,
             n_blendshapes=face.n_blendshapes, n_muscles=face.n_muscles, simulator=simulator,
-            aus=", ".join(aus), coefficient_noise=coefficient_noise, label_noise=label_noise,
+            aus=", ".join(aus), coefficient_noise=float(noise.mean()), label_noise=label_noise,
         ),  # fmt: skip
     )

@@ -32,7 +32,15 @@ from ..face import FaceModel, default_face_model
 from ..nn._losses import BiomechLoss
 from ..nn._network import ENCODERS, MASS_MODELS, BiomechNetwork
 from ..physics import DYNAMICS, reduce_face_model, unit_reduced_model
-from ._frames import FrameData, check_horizon, context_index, make_windows, parse_frames, sequence_pieces
+from ._frames import (
+    FrameData,
+    check_horizon,
+    context_index,
+    is_bookkeeping_column,
+    make_windows,
+    parse_frames,
+    sequence_pieces,
+)
 from ._training import (
     AtomicCheckpoint,
     EpochLog,
@@ -84,6 +92,24 @@ def _plan_windows(bounds, horizon, per_chunk, margin):
         low = max(int(spots[0, 0]) - margin, int(begins[g[0]]))
         high = min(int(spots[-1].max()) + 1 + margin, int(begins[g[-1]] + lengths[g[-1]]))
         yield spots, valid, owner, (low, high)
+
+
+def _same_model_columns(estimator, X):
+    """Whether X's model columns (all but metadata and ignored ones) are those seen in fit, in order.
+
+    A model trained on one kind of frame table (simulated frames, say)
+    then reads another (a :class:`~skbiomech.video.FaceTracker` table, with
+    time, pose and landmark columns) as long as the coefficients and image
+    features agree; scikit-learn's check of every column name would refuse it.
+    """
+    seen = getattr(estimator, "feature_names_in_", None)
+    if seen is None:
+        return False
+
+    def model(columns):
+        return [c for c in columns if not is_bookkeeping_column(c)]
+
+    return model(X.columns) == model(seen)
 
 
 def _principal_axes(features, n_components):
@@ -189,7 +215,8 @@ class BiomechEstimatorMixin:
         else:
             check_is_fitted(self, "net_")
         if hasattr(X, "columns"):
-            _check_feature_names(self, X, reset=reset)
+            if reset or not _same_model_columns(self, X):
+                _check_feature_names(self, X, reset=reset)
             if reset:
                 self.n_features_in_ = X.shape[1]
         else:

@@ -15,7 +15,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted
 from ..face import au_name
 from ..nn._network import HEAD_INPUTS
 from ._base import BiomechEstimatorMixin
-from ._force import _store
+from ._force import _store, force_feature_names
 from ._frames import align_labels, parse_labels
 from ._persist import WeightsMixin
 
@@ -300,6 +300,35 @@ class BiomechAUClassifier(WeightsMixin, BiomechEstimatorMixin, ClassifierMixin, 
             predicted = predicted.astype(float if predicted.dtype.kind in "biuf" else object)
             predicted[failed] = np.nan
         return predicted
+
+    def predict_forces(self, X):
+        """Muscle forces per frame: the physics branch's ``F``, which the AU head reads.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_frames, n_blendshapes)
+
+        Returns
+        -------
+        forces : DataFrame of shape (n_frames, n_forces)
+            Columns ``force_<muscle>`` (``_x/_y/_z`` for vector forces), X's
+            index for a DataFrame; NaN in the rows of failed frames.
+
+        Examples
+        --------
+        >>> from skbiomech.datasets import make_synthetic_au_dataset
+        >>> from skbiomech.estimators import BiomechAUClassifier
+        >>> from skbiomech.face import default_face_model
+        >>> face = default_face_model(resolution=21)
+        >>> data = make_synthetic_au_dataset(n_subjects=2, n_sequences=1, sequence_length=32, face=face, random_state=0)
+        >>> clf = BiomechAUClassifier(face, max_epochs=1, random_state=0).fit(data.frames, data.labels)
+        >>> clf.predict_forces(data.frames).columns[0]
+        'force_frontalis_medialis_L'
+        """
+        check_is_fitted(self, "net_")
+        forces = self._table_outputs(X, ["forces"])
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(forces, columns=force_feature_names(self.reduced_.muscle_names, self.force_model), index=index)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

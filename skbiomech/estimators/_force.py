@@ -14,6 +14,13 @@ from ._persist import WeightsMixin
 __all__ = ["BlendshapeODEForceEstimator"]
 
 
+def force_feature_names(muscle_names, force_model):
+    """``force_<muscle>``, or ``force_<muscle>_x/_y/_z`` for vector forces."""
+    if force_model == "vector":
+        return [f"force_{m}_{axis}" for m in muscle_names for axis in "xyz"]
+    return [f"force_{m}" for m in muscle_names]
+
+
 def _store(estimator, params, kwargs):
     """``__init__``'s only job: keep the parameters (checked in ``fit``)."""
     for name, value in params.items():
@@ -230,11 +237,7 @@ class BlendshapeODEForceEstimator(WeightsMixin, BiomechEstimatorMixin, Transform
     def get_feature_names_out(self, input_features=None):
         """``force_<muscle>`` (``_x/_y/_z`` for vector forces) then ``position_<blendshape>``."""
         check_is_fitted(self, "net_")
-        muscles = self.reduced_.muscle_names
-        if self.force_model == "vector":
-            forces = [f"force_{m}_{axis}" for m in muscles for axis in "xyz"]
-        else:
-            forces = [f"force_{m}" for m in muscles]
+        forces = force_feature_names(self.reduced_.muscle_names, self.force_model)
         return np.asarray(forces + [f"position_{c}" for c in self.coefficient_names_], dtype=object)
 
     def __sklearn_tags__(self):

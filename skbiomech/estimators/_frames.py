@@ -37,6 +37,7 @@ __all__ = [
     "context_index",
     "make_windows",
     "parse_frames",
+    "is_bookkeeping_column",
     "parse_labels",
     "sequence_pieces",
 ]
@@ -107,14 +108,19 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def is_bookkeeping_column(column):
+    """Whether a frame-table column is metadata or ignored: never a model input."""
+    if column in METADATA or column in IGNORED_COLUMNS:
+        return True
+    return isinstance(column, str) and column.startswith(IGNORED_PREFIXES)
+
+
 def _columns(X, coefficient_names, feature_prefix):
     """Image-feature and coefficient columns of a frame table; raise on columns that are neither."""
 
     def other(c):
         # Metadata, ignored columns and image features are no coefficients.
-        if c in METADATA or c in IGNORED_COLUMNS:
-            return True
-        return isinstance(c, str) and c.startswith((feature_prefix, *IGNORED_PREFIXES))
+        return is_bookkeeping_column(c) or (isinstance(c, str) and c.startswith(feature_prefix))
 
     feature_columns = [c for c in X.columns if isinstance(c, str) and c.startswith(feature_prefix)]
     if coefficient_names is None:

@@ -1,0 +1,334 @@
+"""The shipped AU detector: a :class:`BiomechAUClassifier` trained on simulated ICT-FaceKit faces.
+
+No AU labels of real people are needed, nor licensed: the training data
+is the library's physical simulation (:func:`make_synthetic_au_dataset`)
+on the ICT-FaceKit face that :class:`~skbiomech.video.FaceTracker` fits,
+observed as the front end observes a real face. What the front end
+produces on real video was measured on the shared clip
+(``scripts/measure_front_end.py``, stored in
+``skbiomech/_data/front_end_statistics.json``): per-blendshape tracking
+jitter, the coefficients it reads on a neutral face (eyeWide 0.66,
+browOuterUp 0.6, mouthFrown 0.5: static offsets of the landmark fit) and
+the magnitudes (a full smile gives mouthSmile 0.7; the fit is bounded to
+[0, 1]). :func:`simulate_front_end` adds those to the simulation.
+
+``scripts/build_detector.py`` trains the detector with
+:func:`train_au_detector`, scores it and the physics inverse on held-out
+simulated subjects with :func:`evaluate_detectors`, and writes the
+weights-only file ``skbiomech/_data/ict_au_detector.pt`` and its report
+``ict_au_detector.json``; :func:`load_au_detector` reads it back in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "PRETRAINED_AUS",
+    "detector_report",
+    "evaluate_detectors",
+    "front_end_statistics",
+    "load_au_detector",
+    "simulate_front_end",
+    "train_au_detector",
+]
+
+# OpenFace 2.0's AUs that the ICT muscles model with muscles of their own
+# (AU45, a blink, has none; AU16/AU22/AU24/AU27 share AU25's, AU23's and AU26's).
+PRETRAINED_AUS = (
+    "AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10",
+    "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU25", "AU26",
+)  # fmt: skip
+# Simulated but not labelled: muscles of their own that real expressions recruit (AU11's
+# zygomaticus minor raises the upper lip in broad smiles), which OpenFace does not code.
+_UNLABELLED_AUS = ("AU11", "AU18")
+WEIGHTS_FILE = "ict_au_detector.pt"
+REPORT_FILE = "ict_au_detector.json"
+_STATISTICS_FILE = "front_end_statistics.json"
+_BUILD_SCRIPT = "scripts/build_detector.py"
+
+
+def _data_file(name):
+    return resources.files("skbiomech") / "_data" / name
+
+
+def front_end_statistics():
+    """What the video front end reads on a real face, per blendshape (measured; see the module notes).
+
+    Returns
+    -------
+    statistics : dict
+        ``blendshapes`` (names), ``noise`` (tracking jitter, std),
+        ``neutral_offset`` (coefficients on a neutral face), ``p99``
+        (99th percentiles), ``pose_std``, the ``videos`` measured and the
+        ``face_fingerprint`` of the tracker's face.
+
+    Examples
+    --------
+    >>> from skbiomech.pretrained import front_end_statistics
+    >>> stats = front_end_statistics()
+    >>> len(stats["noise"]) == len(stats["blendshapes"])
+    True
+    """
+    return json.loads(_data_file(_STATISTICS_FILE).read_text(encoding="utf-8"))
+
+
+def _gaze(names):
+    from .video._correspondence import GAZE_SHAPES
+
+    return np.array([name.startswith(GAZE_SHAPES) for name in names])
+
+
+def _slow_gain(rng, n_frames, seconds=1.0, fps=25.0, spread=0.5):
+    """A gain around 1 that wanders over about ``seconds``, clipped to [0, 1.5]."""
+    width = max(1, int(seconds * fps))
+    kernel = np.hanning(2 * width + 1)
+    kernel /= np.sqrt(np.sum(kernel**2))
+    wander = np.convolve(rng.normal(size=n_frames + 2 * width), kernel, mode="same")[width : width + n_frames]
+    return np.clip(1.0 + spread * wander, 0.0, 1.5)
+
+
+def simulate_front_end(
+    face,
+    n_subjects,
+    *,
+    n_sequences=4,
+    sequence_length=(200, 400),
+    statistics=None,
+    noise_margin=2.0,
+    noise_floor=0.01,
+    offset_spread=0.5,
+    offset_floor=0.05,
+    random_state=None,
+):
+    """Simulated AU data on ``face``, observed as :class:`~skbiomech.video.FaceTracker` observes real faces.
+
+    :func:`~skbiomech.datasets.make_synthetic_au_dataset` on ``face`` with
+    the :data:`PRETRAINED_AUS`, then what the front end does to a real
+    face: tracking jitter (the measured noise times ``noise_margin``, at
+    least ``noise_floor``: the shared clip is one well-lit webcam face, and
+    other cameras jitter more), the static coefficients the landmark fit
+    reads on a neutral face (the measured offsets, varied per subject with
+    a standard deviation of ``offset_spread`` times their size, at least
+    ``offset_floor``), gaze shapes zeroed (``skbiomech detect`` leaves gaze
+    out), and coefficients clipped to [0, 1] as the fit bounds them.
+    Labels, forces and intensities are the simulation's own.
+
+    Parameters
+    ----------
+    face : FaceModel
+        The tracker's face (``FaceTracker().fit().face_``): the statistics
+        are per blendshape of it.
+    n_subjects : int
+    n_sequences : int, default=4
+    sequence_length : int or (int, int), default=(200, 400)
+    statistics : dict, default=None
+        :func:`front_end_statistics` when ``None``.
+    noise_margin, noise_floor, offset_spread, offset_floor : float
+    random_state : int or None, default=None
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        As :func:`~skbiomech.datasets.make_synthetic_au_dataset`.
+    """
+    from .datasets import make_synthetic_au_dataset
+
+    stats = front_end_statistics() if statistics is None else statistics
+    names = list(face.blendshape_names)
+    if list(stats["blendshapes"]) != names:
+        raise ValueError(
+            f"The front-end statistics are per blendshape of another face ({len(stats['blendshapes'])} "
+            f"blendshapes, {stats['blendshapes'][:3]}...) than {face.name!r} ({len(names)}): measure them "
+            "on this face with scripts/measure_front_end.py."
+        )
+    for name, value in (("noise_margin", noise_margin), ("noise_floor", noise_floor),
+                        ("offset_spread", offset_spread), ("offset_floor", offset_floor)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+            raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
+    bias = np.asarray(stats["neutral_offset"], dtype=float)
+    data = make_synthetic_au_dataset(
+        n_subjects, n_sequences=n_sequences, sequence_length=sequence_length, face=face,
+        aus=list(PRETRAINED_AUS) + [au for au in _UNLABELLED_AUS if au in face.au_muscles],
+        coefficient_noise=np.maximum(noise_margin * np.asarray(stats["noise"], dtype=float), noise_floor),
+        subject_offset=np.maximum(offset_spread * np.abs(bias), offset_floor), random_state=random_state,
+    )  # fmt: skip
+    # The fit's neutral-face offsets are no constant: on the shared clip they fade while the person
+    # smiles (eyeWide 0.66 -> 0.19, mouthFrown 0.5 -> 0.0). A slowly varying gain per frame in
+    # [0, offset_gain_max] keeps the detector from reading them, or their absence, as AUs.
+    rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(1)[0])
+    gain = np.empty(len(data.frames))
+    for rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.values():
+        gain[rows] = _slow_gain(rng, len(rows))
+    observed = data.frames[names].to_numpy() + gain[:, None] * bias
+    observed[:, _gaze(names)] = 0.0
+    data.labels = data.labels[list(PRETRAINED_AUS)]
+    data.intensities = data.intensities[list(PRETRAINED_AUS)]
+    data.frames[names] = np.clip(observed, 0.0, 1.0)
+    return data
+
+
+def train_au_detector(face, data, *, max_epochs=60, random_state=0, verbose=0, **params):
+    """Fit the shipped detector's recipe on ``data`` (from :func:`simulate_front_end`).
+
+    Parameters
+    ----------
+    face : FaceModel
+    data : sklearn.utils.Bunch
+    max_epochs : int, default=60
+    random_state : int, default=0
+    verbose : int, default=0
+    **params
+        Other :class:`BiomechAUClassifier` parameters (they override the recipe's).
+
+    Returns
+    -------
+    classifier : BiomechAUClassifier
+        Fitted; the physics setting (``inputs=("force", "position")``),
+        subject-grouped validation with early stopping.
+    """
+    from .estimators import BiomechAUClassifier
+
+    recipe = dict(
+        inputs=("force", "position"), validation_fraction=0.15, early_stopping=8, lr_schedule="cosine",
+        max_epochs=max_epochs, random_state=random_state, verbose=verbose, device="cpu",
+    )  # fmt: skip
+    recipe.update(params)
+    return BiomechAUClassifier(face, **recipe).fit(data.frames, data.labels)
+
+
+def _physics_activations(data, face, *, smoothness=0.03, fps=25.0):
+    """The physics inverse on each sequence of ``data`` (as :func:`skbiomech.detect.detect` runs it)."""
+    from .physics import invert_activations, reduce_face_model
+
+    reduced = reduce_face_model(face)
+    names = list(face.blendshape_names)
+    weights = (~_gaze(names)).astype(float)
+    activations = np.empty((len(data.frames), face.n_muscles))
+    for _, rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.items():
+        coefficients = data.frames[names].to_numpy()[rows]
+        activations[rows] = invert_activations(coefficients, reduced, 1.0 / fps, smoothness=smoothness, shape_weights=weights)
+    return activations
+
+
+def _force_recovery(true, estimated, min_std=0.02):
+    """Pearson r per muscle over the muscles whose true activation varies."""
+    r = {}
+    for j, name in enumerate(true.columns):
+        x, y = true.iloc[:, j].to_numpy(), estimated[:, j]
+        if x.std() >= min_std and y.std() > 0:
+            r[name] = float(np.corrcoef(x, y)[0, 1])
+    return r
+
+
+def evaluate_detectors(face, data, classifier=None, *, threshold=1.0, smoothness=0.03, fps=25.0):
+    """Per-AU F1 and force recovery of the physics inverse (and of ``classifier``) on ``data``.
+
+    Parameters
+    ----------
+    face : FaceModel
+    data : sklearn.utils.Bunch
+        Held-out subjects from :func:`simulate_front_end` (other seed).
+    classifier : BiomechAUClassifier, default=None
+    threshold : float, default=1.0
+        The physics detector's ``AUxx_c`` threshold on the 0-5 scale, as in
+        :func:`skbiomech.detect.detect`.
+    smoothness : float, default=0.03
+    fps : float, default=25.0
+        The frame rate ``data`` was simulated at.
+
+    Returns
+    -------
+    report : dict
+        Per detector (``"physics"``, ``"learned"``): ``f1`` (per AU),
+        ``mean_f1``, ``force_r`` (per muscle whose true activation varies)
+        and ``mean_force_r``.
+    """
+    from .metrics import au_f1_scores
+    from .physics import au_intensities, au_presence
+
+    aus = list(data.labels.columns)
+    activations = _physics_activations(data, face, smoothness=smoothness, fps=fps)
+    intensities = au_intensities(pd.DataFrame(activations, columns=face.muscle_names), face, aus=aus)
+    predicted = {"physics": (au_presence(intensities, threshold=threshold).to_numpy(), activations)}
+    if classifier is not None:
+        forces = classifier.predict_forces(data.frames).to_numpy()
+        predicted["learned"] = (classifier.predict(data.frames), forces)
+    report = {}
+    for name, (presence, forces) in predicted.items():
+        f1 = au_f1_scores(data.labels, pd.DataFrame(presence, columns=aus))
+        r = _force_recovery(data.forces, forces)
+        report[name] = {
+            "f1": {au: round(float(v), 4) for au, v in f1.items()},
+            "mean_f1": round(float(f1.mean()), 4),
+            "force_r": {m: round(v, 4) for m, v in r.items()},
+            "mean_force_r": round(float(np.mean(list(r.values()))), 4) if r else float("nan"),
+        }
+    return report
+
+
+def load_au_detector(face=None, *, device="cpu"):
+    """The shipped AU detector, an ordinary fitted :class:`BiomechAUClassifier`.
+
+    Trained by ``scripts/build_detector.py`` on simulated ICT-FaceKit
+    subjects observed as the video front end observes real faces (see the
+    module notes); its training data and held-out scores are in
+    ``ict_au_detector.json`` beside the weights (:func:`detector_report`).
+
+    Parameters
+    ----------
+    face : FaceModel, default=None
+        The ICT-FaceKit face the detector was trained on (``None``: the one
+        :class:`~skbiomech.video.FaceTracker` uses,
+        :func:`~skbiomech.video.load_ict_face`, fetched and cached). Another
+        face is refused: the weights store its fingerprint.
+    device : str, default="cpu"
+
+    Returns
+    -------
+    classifier : BiomechAUClassifier
+        Fitted: ``predict``, ``predict_proba`` and ``predict_forces`` take
+        :class:`~skbiomech.video.FaceTracker` frame tables (gaze columns are
+        ignored: zero them as ``skbiomech detect`` does, or keep them; the
+        detector was trained with them at zero).
+
+    Examples
+    --------
+    >>> from skbiomech.pretrained import load_au_detector  # doctest: +SKIP
+    >>> from skbiomech.video import FaceTracker  # doctest: +SKIP
+    >>> frames = FaceTracker().fit_transform("interview.mp4")  # doctest: +SKIP
+    >>> detector = load_au_detector()  # doctest: +SKIP
+    >>> detector.predict_proba(frames)[:, detector.aus_.index("AU12")]  # doctest: +SKIP
+    """
+    from .estimators import BiomechAUClassifier
+
+    path = _data_file(WEIGHTS_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The shipped AU detector {path} is missing from this installation of skbiomech; "
+            f"build it with `python {_BUILD_SCRIPT}` from a source checkout, or reinstall skbiomech."
+        )
+    if face is None:
+        from .video import load_ict_face
+
+        face, _ = load_ict_face(n_identities=0)
+    with resources.as_file(path) as local:
+        return BiomechAUClassifier.load_weights(local, face=face, device=device)
+
+
+def detector_report():
+    """Training data and held-out scores of the shipped detector (``ict_au_detector.json``).
+
+    Returns
+    -------
+    report : dict
+    """
+    path = _data_file(REPORT_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: build the detector with `python {_BUILD_SCRIPT}`.")
+    return json.loads(path.read_text(encoding="utf-8"))
