@@ -125,7 +125,7 @@ def _detect(args):
         method=args.method, landmarker=args.landmarker, ict_facekit=args.ict_facekit, max_faces=args.max_faces
     )
     results = detect(
-        args.inputs, args.out, tracker=tracker, threshold=args.threshold, plot=args.plot,
+        args.inputs, args.out, tracker=tracker, detector=args.detector, threshold=args.threshold, plot=args.plot,
         overwrite=args.overwrite, n_jobs=args.jobs, verbose=1,
     )  # fmt: skip
     errors = results.attrs.get("errors", {})
@@ -179,7 +179,13 @@ def _parser():
     detect.add_argument("-o", "--out", default="skbiomech-detect", help="folder for one CSV (and plot) per input")
     detect.add_argument("--plot", action="store_true", help="also write a figure per input")
     detect.add_argument("--jobs", type=int, default=1, help="inputs processed in parallel")
-    detect.add_argument("--threshold", type=float, default=1.0, help="AU present when intensity >= this (0-5)")
+    detect.add_argument(
+        "--detector", choices=("learned", "physics"), default="learned",
+        help="what decides AU occurrence (AUxx_c): the shipped learned detector, or intensity >= --threshold",
+    )  # fmt: skip
+    detect.add_argument(
+        "--threshold", type=float, default=1.0, help="with --detector physics: AU present when intensity >= this (0-5)"
+    )
     detect.add_argument("--method", choices=("landmarks", "arkit"), default="landmarks")
     detect.add_argument("--max-faces", type=int, default=1, help="faces MediaPipe looks for (one is followed)")
     detect.add_argument("--landmarker", default=None, help="MediaPipe face_landmarker.task (default: fetched)")

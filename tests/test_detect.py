@@ -126,3 +126,47 @@ def test_plot_detection_draws_scaled_areas_at_the_most_active_frame(small_face):
     area = small_face.distribution[:, 0] / small_face.distribution[:, 0].max()
     np.testing.assert_allclose(drawn, 0.9 * area)  # peak 1 per muscle, times its activation
     matplotlib.pyplot.close(figure)
+
+
+def test_learned_detector_is_the_default_and_quiet_on_the_neutral_face(results, tracker):
+    """The shipped detector: no AU on the neutral opening, AU12 through the smile; the physics
+    threshold reads the landmark fit's neutral offsets as AU01/AU02/AU05/AU15."""
+    from skbiomech.detect import detect
+    from skbiomech.pretrained import PRETRAINED_AUS
+
+    table, _ = results
+    clip = table[table["input"] == str(MEDIA / "single_face.mp4")]
+    assert [c[:-2] for c in clip.columns if c.endswith("_c")] == list(PRETRAINED_AUS)
+    early, late = clip["timestamp"] < 0.5, clip["timestamp"] > 1.2
+    occurrences = clip.filter(regex=r"^AU\d+_c$")
+    assert occurrences[early].to_numpy(dtype=float).sum() == 0
+    assert occurrences.loc[late, "AU12_c"].astype(float).mean() > 0.8
+    physics = detect([MEDIA / "single_face.mp4"], tracker=tracker, detector="physics")
+    assert len(physics.filter(regex=r"^AU\d+_c$").columns) == len(tracker.face_.aus)
+    neutral = physics.loc[physics["timestamp"] < 0.5].filter(regex=r"^AU\d+_c$").astype(float).mean()
+    print("physics threshold on the neutral face:", neutral[neutral > 0].round(2).to_dict())
+    assert neutral[["AU05_c"]].min() > 0.5  # what the learned detector was trained to discount
+    np.testing.assert_allclose(physics["AU12_r"], clip["AU12_r"])  # intensities: the physics inverse in both
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(detector="neural"), ValueError, "detector must be one of"),
+        (dict(detector=object()), TypeError, "fitted BiomechAUClassifier"),
+        (dict(aus=["AU45"]), ValueError, "does not cover"),
+    ],
+)
+def test_detector_option_errors(tracker, kwargs, error, match):
+    from skbiomech.detect import detect
+
+    with pytest.raises(error, match=match):
+        detect([MEDIA / "single_face.jpg"], tracker=tracker, **kwargs)
+
+
+def test_shipped_detector_refuses_another_face(small_face):
+    from skbiomech.detect import _resolve_detector
+
+    with pytest.raises(ValueError, match="detector='physics'"):
+        _resolve_detector("learned", small_face)
+    assert _resolve_detector("physics", small_face) is None

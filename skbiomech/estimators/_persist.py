@@ -66,6 +66,31 @@ def _describe(summary):
     )
 
 
+def _same_physics(trained_on, face, stored, built, rtol=1e-5):
+    """Whether ``face`` is the trained-on face up to floating-point noise.
+
+    Fingerprints hash the exact bytes, but a face derived by computation (the
+    ICT-FaceKit calibration's least squares) differs in the last bits
+    between machines and BLAS builds. The network's decoder holds the
+    reduced physics (mass, stiffness, damping, force operator) the face
+    gives: the one stored with the weights and the one ``face`` gives now
+    must agree to ``rtol`` of each matrix's largest entry.
+    """
+    summary = _face_summary(face)
+    if any(summary[key] != trained_on[key] for key in ("n_vertices", "n_blendshapes", "n_muscles")):
+        return False
+    physics = [key for key in stored if key.startswith("decoder.")]
+    if not physics:
+        return False
+    for key in physics:
+        a, b = stored[key].double(), built.get(key)
+        if b is None or a.shape != b.shape:
+            return False
+        if float((a - b.double().cpu()).abs().max()) > rtol * max(float(a.abs().max()), 1e-12):
+            return False
+    return True
+
+
 def read_torch_file(path, kind, writer):
     """``torch.load(path, weights_only=True)`` with errors that name the file and the problem.
 
@@ -226,17 +251,18 @@ class WeightsMixin:
                 f"({estimator.coefficient_names_[:3]}...); pass that face model as face=."
             )
         trained_on = payload.get("face")  # absent from files written before fingerprints
-        if estimator.face_ is not None and trained_on and trained_on["fingerprint"] != estimator.face_.fingerprint:
+        other_print = estimator.face_ is not None and trained_on and trained_on["fingerprint"] != estimator.face_.fingerprint
+        estimator.device_ = resolve_device(device)
+        estimator._seed = 0
+        net = estimator._build_net({})
+        net.initialize()
+        if other_print and not _same_physics(trained_on, estimator.face_, payload["state_dict"], net.module_.state_dict()):
             raise ValueError(
                 f"{path} was trained on another face model than the one given: it was trained on "
                 f"{_describe(trained_on)}, and face= is {_describe(_face_summary(estimator.face_))}. "
                 "Weights only make sense on their own face (same mesh, blendshapes and muscles): "
                 "pass that face model as face=."
             )
-        estimator.device_ = resolve_device(device)
-        estimator._seed = 0
-        net = estimator._build_net({})
-        net.initialize()
         try:
             net.module_.load_state_dict(payload["state_dict"])
         except RuntimeError as exc:
