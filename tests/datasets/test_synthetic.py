@@ -132,6 +132,27 @@ def test_noise_options(small_face):
     assert not np.allclose(moving.frames.iloc[:, 3:], clean.frames.iloc[:, 3:])
 
 
+def test_per_shape_noise_and_subject_offsets(small_face):
+    """Per-blendshape jitter and a static per-subject offset; the rest of the data is unchanged."""
+    k = small_face.n_blendshapes
+    kwargs = dict(n_subjects=3, n_sequences=2, sequence_length=80, face=small_face, head_motion=0.0, random_state=7)
+    clean = make_synthetic_au_dataset(coefficient_noise=0.0, **kwargs)
+    scales = np.linspace(0.0, 0.08, k)
+    noisy = make_synthetic_au_dataset(coefficient_noise=scales, **kwargs)
+    residual = (noisy.frames.iloc[:, 3:] - clean.frames.iloc[:, 3:]).to_numpy()
+    np.testing.assert_allclose(residual.std(axis=0), scales, atol=0.012)
+    assert make_synthetic_au_dataset(coefficient_noise=np.full(k, 0.05), **kwargs).frames.equals(
+        make_synthetic_au_dataset(coefficient_noise=0.05, **kwargs).frames
+    )
+    offset = make_synthetic_au_dataset(coefficient_noise=0.0, subject_offset=0.3, **kwargs)
+    shift = (offset.frames.iloc[:, 3:] - clean.frames.iloc[:, 3:]).groupby(offset.frames["subject"])
+    np.testing.assert_allclose(shift.std().to_numpy(), 0.0, atol=1e-12)  # static per subject
+    per_subject = shift.mean().to_numpy()
+    assert 0.15 < per_subject.std() < 0.45 and not np.allclose(per_subject[0], per_subject[1])
+    for table in ("labels", "forces", "intensities"):
+        assert offset[table].equals(clean[table])
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -146,6 +167,9 @@ def test_noise_options(small_face):
         (dict(simulator="mujoco"), ValueError, "simulator"),
         (dict(label_noise=0.7), ValueError, "label_noise"),
         (dict(coefficient_noise=-1), ValueError, "coefficient_noise"),
+        (dict(coefficient_noise=[0.1, 0.2]), ValueError, "one such number per blendshape"),
+        (dict(coefficient_noise=np.nan), ValueError, "coefficient_noise"),
+        (dict(subject_offset=-0.1), ValueError, "subject_offset"),
         (dict(face="default"), TypeError, "FaceModel"),
         (dict(images=3), ValueError, "images"),
     ],

@@ -234,3 +234,29 @@ def test_noise_image_features_cost_little(small_face):
         clf = BiomechAUClassifier(small_face, inputs=inputs, **settings).fit(X[~test], data.labels[~test])
         scores[inputs] = mean_au_f1(data.labels[test], clf.predict(X[test]))
     assert scores[("force", "position", "image")] >= scores[("force", "position")] - 0.03, scores
+
+
+def test_predict_forces_names_muscles_and_keeps_the_index(fitted, dataset, small_face):
+    frames = dataset.frames.set_axis(dataset.frames.index + 1000)
+    forces = fitted.predict_forces(frames)
+    assert list(forces.columns) == [f"force_{m}" for m in small_face.muscle_names]
+    assert forces.index.equals(frames.index) and np.isfinite(forces.to_numpy()).all()
+    failed = frames.assign(success=True)
+    failed.loc[failed.index[5], "success"] = False
+    assert forces.equals(fitted.predict_forces(frames))
+    assert fitted.predict_forces(failed).iloc[5].isna().all()
+
+
+def test_tracker_bookkeeping_columns_do_not_matter_but_coefficients_do(fitted, dataset):
+    """A model trained on simulated frames reads a FaceTracker table (time, pose, landmark_rmse)."""
+    tracked = dataset.frames.copy()
+    tracked.insert(3, "time", tracked["frame"] / 25.0)
+    tracked.insert(4, "pose_Rx", 1.0)
+    tracked["landmark_rmse"] = 0.1
+    np.testing.assert_array_equal(fitted.predict_proba(tracked), fitted.predict_proba(dataset.frames))
+    renamed = dataset.frames.rename(columns={dataset.frames.columns[3]: "not_a_shape"})
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(renamed)
+    shuffled = dataset.frames[list(dataset.frames.columns[:3]) + list(dataset.frames.columns[3:][::-1])]
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(shuffled)
