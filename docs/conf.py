@@ -85,6 +85,7 @@ API_MODULES = (
     "skbiomech.estimators",
     "skbiomech.video",
     "skbiomech.detect",
+    "skbiomech.pretrained",
     "skbiomech.nn",
     "skbiomech.metrics",
     "skbiomech.plotting",
