@@ -107,17 +107,11 @@ def openface_table(frames, activations, intensities, presence, *, muscle_names, 
     return pd.concat([out, forces, coefficients], axis=1)
 
 
-def _gaze_shapes(names):
-    """Which blendshapes are gaze (``eyeLook*``): eyeball turns, by muscles the face model lacks."""
-    from .video._correspondence import GAZE_SHAPES
-
-    return np.array([name.startswith(GAZE_SHAPES) for name in names])
-
-
 def _detect_one(path, target, tracker, reduced, config):
     """Track, invert and write one input; returns its table."""
     from .datasets._openface import write_table
     from .physics import au_intensities, au_presence, invert_activations
+    from .video._correspondence import gaze_mask
 
     frames = tracker.transform(path).reset_index(drop=True)
     face = tracker.face_
@@ -125,7 +119,7 @@ def _detect_one(path, target, tracker, reduced, config):
     coefficients[~frames["success"].to_numpy(dtype=bool)] = np.nan
     dt = 1.0 / (config["fps"] or _frame_rate(frames))
     # Gaze is neither a face muscle's doing nor to be explained by one: out of the targets and the fit.
-    gaze = _gaze_shapes(tracker.blendshape_names_)
+    gaze = gaze_mask(tracker.blendshape_names_)
     coefficients[:, gaze] = np.where(np.isnan(coefficients[:, gaze]), np.nan, 0.0)
     activations = invert_activations(
         coefficients, reduced, dt, smoothness=config["smoothness"], shape_weights=(~gaze).astype(float)

@@ -78,12 +78,6 @@ def front_end_statistics():
     return json.loads(_data_file(_STATISTICS_FILE).read_text(encoding="utf-8"))
 
 
-def _gaze(names):
-    from .video._correspondence import GAZE_SHAPES
-
-    return np.array([name.startswith(GAZE_SHAPES) for name in names])
-
-
 def _slow_gain(rng, n_frames, seconds=1.0, fps=25.0, spread=0.5):
     """A gain around 1 that wanders over about ``seconds``, clipped to [0, 1.5]."""
     width = max(1, int(seconds * fps))
@@ -130,7 +124,7 @@ def simulate_front_end(
     statistics : dict, default=None
         :func:`front_end_statistics` when ``None``.
     noise_margin, noise_floor, offset_spread, offset_floor : float
-    random_state : int or None, default=None
+    random_state : int, numpy.random.Generator or None, default=None
 
     Returns
     -------
@@ -138,6 +132,7 @@ def simulate_front_end(
         As :func:`~skbiomech.datasets.make_synthetic_au_dataset`.
     """
     from .datasets import make_synthetic_au_dataset
+    from .video._correspondence import gaze_mask
 
     stats = front_end_statistics() if statistics is None else statistics
     names = list(face.blendshape_names)
@@ -152,6 +147,8 @@ def simulate_front_end(
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
             raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
     bias = np.asarray(stats["neutral_offset"], dtype=float)
+    if isinstance(random_state, np.random.Generator):
+        random_state = int(random_state.integers(2**32))
     data = make_synthetic_au_dataset(
         n_subjects, n_sequences=n_sequences, sequence_length=sequence_length, face=face,
         aus=list(PRETRAINED_AUS) + [au for au in _UNLABELLED_AUS if au in face.au_muscles],
@@ -166,7 +163,7 @@ def simulate_front_end(
     for rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.values():
         gain[rows] = _slow_gain(rng, len(rows))
     observed = data.frames[names].to_numpy() + gain[:, None] * bias
-    observed[:, _gaze(names)] = 0.0
+    observed[:, gaze_mask(names)] = 0.0
     data.labels = data.labels[list(PRETRAINED_AUS)]
     data.intensities = data.intensities[list(PRETRAINED_AUS)]
     data.frames[names] = np.clip(observed, 0.0, 1.0)
@@ -205,10 +202,11 @@ def train_au_detector(face, data, *, max_epochs=60, random_state=0, verbose=0, *
 def _physics_activations(data, face, *, smoothness=0.03, fps=25.0):
     """The physics inverse on each sequence of ``data`` (as :func:`skbiomech.detect.detect` runs it)."""
     from .physics import invert_activations, reduce_face_model
+    from .video._correspondence import gaze_mask
 
     reduced = reduce_face_model(face)
     names = list(face.blendshape_names)
-    weights = (~_gaze(names)).astype(float)
+    weights = (~gaze_mask(names)).astype(float)
     activations = np.empty((len(data.frames), face.n_muscles))
     for _, rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.items():
         coefficients = data.frames[names].to_numpy()[rows]
@@ -293,15 +291,17 @@ def load_au_detector(face=None, *, device="cpu"):
     -------
     classifier : BiomechAUClassifier
         Fitted: ``predict``, ``predict_proba`` and ``predict_forces`` take
-        :class:`~skbiomech.video.FaceTracker` frame tables (gaze columns are
-        ignored: zero them as ``skbiomech detect`` does, or keep them; the
-        detector was trained with them at zero).
+        :class:`~skbiomech.video.FaceTracker` frame tables. It was trained
+        with the gaze shapes (``eyeLook*``) at zero: zero them first, as
+        :func:`skbiomech.detect.detect` does.
 
     Examples
     --------
     >>> from skbiomech.pretrained import load_au_detector  # doctest: +SKIP
     >>> from skbiomech.video import FaceTracker  # doctest: +SKIP
     >>> frames = FaceTracker().fit_transform("interview.mp4")  # doctest: +SKIP
+    >>> gaze = [name for name in frames.columns if name.startswith("eyeLook")]  # doctest: +SKIP
+    >>> frames[gaze] = frames[gaze].where(frames[gaze].isna(), 0.0)  # doctest: +SKIP
     >>> detector = load_au_detector()  # doctest: +SKIP
     >>> detector.predict_proba(frames)[:, detector.aus_.index("AU12")]  # doctest: +SKIP
     """

@@ -91,16 +91,18 @@ def test_results_never_go_into_the_input_folder(tracker, tmp_path):
         detect([folder], folder / "out", tracker=tracker)
 
 
-def test_command_line(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("detector, n_aus", [("learned", 16), ("physics", 22)])
+def test_command_line(tmp_path, monkeypatch, capsys, detector, n_aus):
     from skbiomech.cli import main
 
     monkeypatch.setenv("SKBIOMECH_CACHE", str(tmp_path / "cache"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code = main(["detect", str(MEDIA / "single_face.jpg"), "-o", str(tmp_path / "out"),
+        code = main(["detect", str(MEDIA / "single_face.jpg"), "-o", str(tmp_path / "out"), "--detector", detector,
                      "--landmarker", str(MEDIA / "face_landmarker.task"), "--ict-facekit", str(ICT)])  # fmt: skip
     assert code == 0
-    assert (tmp_path / "out" / "single_face.csv").is_file()
+    _, labels = read_openface_csv(tmp_path / "out" / "single_face.csv")
+    assert labels.shape == (1, n_aus)
     assert "1 input(s)" in capsys.readouterr().err
 
 

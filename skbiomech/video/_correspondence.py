@@ -24,12 +24,18 @@ __all__ = [
     "build_correspondence",
     "landmark_basis",
     "GAZE_SHAPES",
+    "gaze_mask",
 ]
 
 # Gaze rotates the eyeballs, which a face-region mesh does not hold: the
 # eyeLook shapes barely move its vertices (reduced mass condition 2e5), so
 # landmarks cannot tell them apart from noise. They are left to MediaPipe.
 GAZE_SHAPES = ("eyeLook",)
+
+
+def gaze_mask(names):
+    """Which blendshapes are gaze (``eyeLook*``): eyeball turns, by muscles the face model lacks."""
+    return np.array([str(name).startswith(GAZE_SHAPES) for name in names], dtype=bool)
 _CONTOUR_WEIGHT = 0.2
 _MAX_DISTANCE = 0.6  # cm: farther from the model's surface, a point is not on it
 _ANCHOR_CONTOUR = 17  # iBUG points 0-16 are the jaw contour
