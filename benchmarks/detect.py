@@ -4,7 +4,7 @@ End-to-end frames/s of :func:`skbiomech.detect.detect` on the shared clips
 and on a long video made by looping ``single_face.mp4`` (``--long-frames``),
 its peak memory (a fresh process per input, so peaks do not mix), and the
 share of time per stage on the long video (decoding, MediaPipe, the
-landmark fit, the physics inverse, writing).
+landmark fit, the physics inverse, the shipped learned detector, writing).
 
 Usage::
 
@@ -81,6 +81,11 @@ start = time.perf_counter()
 activations = invert_activations(coefficients, reduced, 1 / 30)
 intensities = au_intensities(pd.DataFrame(activations, columns=tracker.face_.muscle_names), tracker.face_)
 seconds["inverse"] = time.perf_counter() - start
+from skbiomech.pretrained import load_au_detector
+detector = load_au_detector(tracker.face_)
+start = time.perf_counter()
+detector.predict(table)
+seconds["learned_detector"] = time.perf_counter() - start
 start = time.perf_counter()
 with tempfile.TemporaryDirectory() as out:
     result = openface_table(table, activations, intensities, au_presence(intensities),
