@@ -144,3 +144,18 @@ def test_front_end_statistics_are_what_the_measuring_script_prints():
     for key in ("noise", "neutral_offset", "p99"):
         np.testing.assert_allclose(stats[key], stored[key], atol=0.01, err_msg=key)
     assert stats["videos"] == stored["videos"]
+
+
+def test_readme_table_is_the_shipped_report():
+    """README's held-out table is what scripts/build_detector.py wrote beside the weights."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    report = pretrained.detector_report()
+    header = next(line for line in readme.splitlines() if line.startswith("| detector | AU01"))
+    aus = [cell.strip() for cell in header.strip("|").split("|")[1:-2]]
+    assert aus == report["aus"]
+    for name in ("physics", "learned"):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {name} |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")[1:]]
+        scores = report["held_out"][name]
+        assert cells[:-2] == [f"{100 * scores['f1'][au]:.0f}" for au in aus]
+        assert cells[-2:] == [f"{100 * scores['mean_f1']:.1f}", f"{scores['mean_force_r']:.2f}"]

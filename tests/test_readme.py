@@ -12,7 +12,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "media"
 ICT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ict-facekit" / "FaceXModel"
-CLIPS = ("single_face.mp4", "face_noface.mov")
+CLIPS = ("single_face.mp4", "single_face.jpg", "face_noface.mov")
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
