@@ -236,7 +236,7 @@ def detect(
         (:func:`~skbiomech.pretrained.load_au_detector`, 16 of OpenFace's AUs),
         trained on simulated faces observed as the tracker observes real
         ones, so it discounts what the landmark fit reads on a neutral face
-        (on held-out simulated subjects mean F1 0.90 against 0.68 for the
+        (on held-out simulated subjects mean F1 0.93 against 0.69 for the
         physics threshold; see :func:`~skbiomech.pretrained.detector_report`).
         ``"physics"``: ``AUxx_r >= threshold``, for every AU the muscles
         cover, and for face models other than ICT-FaceKit's. A fitted

@@ -7,9 +7,9 @@ observed as the front end observes a real face. What the front end
 produces on real video was measured on the shared clip
 (``scripts/measure_front_end.py``, stored in
 ``skbiomech/_data/front_end_statistics.json``): per-blendshape tracking
-jitter, the coefficients it reads on a neutral face (eyeWide 0.66,
-browOuterUp 0.6, mouthFrown 0.5: static offsets of the landmark fit) and
-the magnitudes (a full smile gives mouthSmile 0.7; the fit is bounded to
+jitter, the coefficients it reads on a neutral face (browOuterUp 0.56,
+mouthFrown 0.55: static offsets of the landmark fit; eyeSquint 0.36 from
+MediaPipe's eyelid scores) and the magnitudes (a full smile gives mouthSmile 0.7; the fit is bounded to
 [0, 1]). :func:`simulate_front_end` adds those to the simulation.
 
 ``scripts/build_detector.py`` trains the detector with
@@ -87,6 +87,17 @@ def _slow_gain(rng, n_frames, seconds=1.0, fps=25.0, spread=0.5):
     return np.clip(1.0 + spread * wander, 0.0, 1.5)
 
 
+def _blinks(rng, n_frames, fps=25.0, rate=0.25):
+    """Blink pulses (raised cosines of 0.15-0.35 s, peaks 0.5-1) at about ``rate`` per second."""
+    out = np.zeros(n_frames)
+    for start in np.flatnonzero(rng.random(n_frames) < rate / fps):
+        width = max(2, int(rng.uniform(0.15, 0.35) * fps))
+        pulse = rng.uniform(0.5, 1.0) * np.hanning(width + 2)[1:-1]
+        stop = min(n_frames, start + width)
+        out[start:stop] = np.maximum(out[start:stop], pulse[: stop - start])
+    return out
+
+
 def simulate_front_end(
     face,
     n_subjects,
@@ -98,6 +109,7 @@ def simulate_front_end(
     noise_floor=0.01,
     offset_spread=0.5,
     offset_floor=0.05,
+    cheek_to_squint=0.5,
     random_state=None,
 ):
     """Simulated AU data on ``face``, observed as :class:`~skbiomech.video.FaceTracker` observes real faces.
@@ -109,8 +121,12 @@ def simulate_front_end(
     other cameras jitter more), the static coefficients the landmark fit
     reads on a neutral face (the measured offsets, varied per subject with
     a standard deviation of ``offset_spread`` times their size, at least
-    ``offset_floor``), gaze shapes zeroed (``skbiomech detect`` leaves gaze
-    out), and coefficients clipped to [0, 1] as the fit bounds them.
+    ``offset_floor``, with a gain that wanders in [0, 1.5] over about a
+    second), a raised cheek seen as a squint (``cheekSquint`` moved into
+    ``eyeSquint`` times ``cheek_to_squint``: MediaPipe, which scores the
+    eyelids, never scores the cheek), blinks (about one per 4 s, in
+    ``eyeBlink``, unlabelled), gaze shapes zeroed (``skbiomech detect`` leaves
+    gaze out), and coefficients clipped to [0, 1] as the fit bounds them.
     Labels, forces and intensities are the simulation's own.
 
     Parameters
@@ -123,7 +139,7 @@ def simulate_front_end(
     sequence_length : int or (int, int), default=(200, 400)
     statistics : dict, default=None
         :func:`front_end_statistics` when ``None``.
-    noise_margin, noise_floor, offset_spread, offset_floor : float
+    noise_margin, noise_floor, offset_spread, offset_floor, cheek_to_squint : float
     random_state : int, numpy.random.Generator or None, default=None
 
     Returns
@@ -143,7 +159,8 @@ def simulate_front_end(
             "on this face with scripts/measure_front_end.py."
         )
     for name, value in (("noise_margin", noise_margin), ("noise_floor", noise_floor),
-                        ("offset_spread", offset_spread), ("offset_floor", offset_floor)):  # fmt: skip
+                        ("offset_spread", offset_spread), ("offset_floor", offset_floor),
+                        ("cheek_to_squint", cheek_to_squint)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
             raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
     bias = np.asarray(stats["neutral_offset"], dtype=float)
@@ -156,13 +173,27 @@ def simulate_front_end(
         subject_offset=np.maximum(offset_spread * np.abs(bias), offset_floor), random_state=random_state,
     )  # fmt: skip
     # The fit's neutral-face offsets are no constant: on the shared clip they fade while the person
-    # smiles (eyeWide 0.66 -> 0.19, mouthFrown 0.5 -> 0.0). A slowly varying gain per frame in
-    # [0, offset_gain_max] keeps the detector from reading them, or their absence, as AUs.
+    # smiles (browOuterUp 0.6 -> 0.2, mouthFrown 0.5 -> 0.0). A slowly varying gain per frame in
+    # [0, 1.5] keeps the detector from reading them, or their absence, as AUs.
     rng = np.random.default_rng(np.random.SeedSequence(random_state).spawn(1)[0])
+    observed = np.array(data.frames[names], dtype=float)  # a writable copy
     gain = np.empty(len(data.frames))
+    blinks = np.zeros(len(data.frames))
     for rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.values():
         gain[rows] = _slow_gain(rng, len(rows))
-    observed = data.frames[names].to_numpy() + gain[:, None] * bias
+        blinks[rows] = _blinks(rng, len(rows))
+    index = {name: j for j, name in enumerate(names)}
+    for side in ("_L", "_R"):
+        cheek, squint, blink = (index.get(f"{shape}{side}") for shape in ("cheekSquint", "eyeSquint", "eyeBlink"))
+        if cheek is not None and squint is not None:
+            # MediaPipe never scores cheekSquint (0 on every shared face, the broad smile included) and
+            # the fit loses it when smiling; a raised cheek narrows the eye, which MediaPipe scores as
+            # eyeSquint (0.5 on the smiling photo).
+            observed[:, squint] += cheek_to_squint * observed[:, cheek]
+            observed[:, cheek] = rng.normal(0.0, noise_floor, len(observed))
+        if blink is not None:
+            observed[:, blink] += blinks  # no muscle of the face model blinks: a nuisance, unlabelled
+    observed += gain[:, None] * bias
     observed[:, gaze_mask(names)] = 0.0
     data.labels = data.labels[list(PRETRAINED_AUS)]
     data.intensities = data.intensities[list(PRETRAINED_AUS)]

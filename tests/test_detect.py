@@ -131,8 +131,8 @@ def test_plot_detection_draws_scaled_areas_at_the_most_active_frame(small_face):
 
 
 def test_learned_detector_is_the_default_and_quiet_on_the_neutral_face(results, tracker):
-    """The shipped detector: no AU on the neutral opening, AU12 through the smile; the physics
-    threshold reads the landmark fit's neutral offsets as AU01/AU02/AU05/AU15."""
+    """The shipped detector: no AU on the neutral opening, AU12 and AU06 through the smile; the
+    physics threshold reads the landmark fit's neutral offsets as AU02 and AU15."""
     from skbiomech.detect import detect
     from skbiomech.pretrained import PRETRAINED_AUS
 
@@ -143,11 +143,12 @@ def test_learned_detector_is_the_default_and_quiet_on_the_neutral_face(results, 
     occurrences = clip.filter(regex=r"^AU\d+_c$")
     assert occurrences[early].to_numpy(dtype=float).sum() == 0
     assert occurrences.loc[late, "AU12_c"].astype(float).mean() > 0.8
+    assert occurrences.loc[late, "AU06_c"].astype(float).mean() > 0.5
     physics = detect([MEDIA / "single_face.mp4"], tracker=tracker, detector="physics")
     assert len(physics.filter(regex=r"^AU\d+_c$").columns) == len(tracker.face_.aus)
     neutral = physics.loc[physics["timestamp"] < 0.5].filter(regex=r"^AU\d+_c$").astype(float).mean()
     print("physics threshold on the neutral face:", neutral[neutral > 0].round(2).to_dict())
-    assert neutral[["AU05_c"]].min() > 0.5  # what the learned detector was trained to discount
+    assert neutral[["AU02_c", "AU15_c"]].min() > 0.5  # what the learned detector was trained to discount
     np.testing.assert_allclose(physics["AU12_r"], clip["AU12_r"])  # intensities: the physics inverse in both
 
 

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..face import FaceModel
-from ._correspondence import build_correspondence, landmark_basis
+from ._correspondence import GAZE_SHAPES, build_correspondence, landmark_basis
 from ._sources import work_units
 from ._track import POSE_COLUMNS, FaceTrackerWarning, TrackConfig, track_unit
 
@@ -26,20 +26,20 @@ _META = ("subject", "sequence", "frame", "time", "success", *POSE_COLUMNS, "land
 _BASES = {}  # content digest -> (LandmarkBasis, canonical vertices); a few entries
 
 
-def _landmark_basis(face, identities, landmarker_path):
+def _landmark_basis(face, identities, landmarker_path, scored_shapes=GAZE_SHAPES):
     """The face model at MediaPipe's landmarks; the correspondence is built once per process."""
     from ._canonical import ICT_68, MEDIAPIPE_68, canonical_face_mesh
 
     digest = hashlib.sha256()
     for array in (face.vertices, face.triangles, face.blendshapes, identities):
         digest.update(np.ascontiguousarray(array).data)
-    key = (digest.hexdigest(), str(landmarker_path), Path(landmarker_path).stat().st_mtime_ns)
+    key = (digest.hexdigest(), str(landmarker_path), Path(landmarker_path).stat().st_mtime_ns, tuple(scored_shapes))
     if key not in _BASES:
         vertices, triangles = canonical_face_mesh(landmarker_path)
         correspondence = build_correspondence(face, identities, vertices, triangles, MEDIAPIPE_68, ICT_68)
         if len(_BASES) >= 4:
             _BASES.pop(next(iter(_BASES)))
-        _BASES[key] = (landmark_basis(face, identities, correspondence), vertices)
+        _BASES[key] = (landmark_basis(face, identities, correspondence, exclude=tuple(scored_shapes)), vertices)
     return _BASES[key]
 
 
@@ -93,11 +93,21 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         :func:`~skbiomech.face.load_ict_facekit` works too, without identity
         modes; ``method="arkit"`` takes any face whose shapes carry ARKit names.
     method : {"landmarks", "arkit"}, default="landmarks"
-        ``"landmarks"``: fit the face model to the landmarks (the gaze shapes
-        ``eyeLook*``, which a face-region mesh cannot see, come from
-        MediaPipe's scores). ``"arkit"``: MediaPipe's 52 scores mapped by
-        name onto the face's shapes (``browInnerUp`` and ``cheekPuff`` feed
-        both sides), a second opinion from the landmarker itself.
+        ``"landmarks"``: fit the face model to the landmarks (the shapes of
+        ``scored_shapes`` come from MediaPipe's scores). ``"arkit"``:
+        MediaPipe's 52 scores mapped by name onto the face's shapes
+        (``browInnerUp`` and ``cheekPuff`` feed both sides), a second
+        opinion from the landmarker itself.
+    scored_shapes : tuple of str, default=("eyeLook", "eyeBlink", "eyeSquint", "eyeWide")
+        With ``method="landmarks"``: prefixes of the blendshapes taken from
+        MediaPipe's own scores instead of the landmark fit. Gaze
+        (``eyeLook*``) turns the eyeballs, which a face-region mesh does not
+        hold. The eyelids (``eyeBlink``, ``eyeSquint``, ``eyeWide``) barely
+        move the fit's landmarks (its residual on ``single_face.mp4`` goes
+        from 0.171 to 0.173 cm without them), and the fit misreads them: on
+        a neutral face it gives ``eyeWide`` 0.67 where MediaPipe gives 0.0,
+        and on a smiling photo ``eyeWide`` 0.6 where MediaPipe gives
+        ``eyeSquint`` 0.5. ``("eyeLook",)`` fits the eyelids too.
     landmarker : path-like, default=None
         MediaPipe's ``face_landmarker.task``; ``None`` uses
         ``$SKBIOMECH_FACE_LANDMARKER`` or downloads it once into the cache.
@@ -184,6 +194,7 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         "method": [StrOptions({"landmarks", "arkit"})],
         "landmarker": [str, Path, None],
         "ict_facekit": [str, Path, None],
+        "scored_shapes": [tuple, list],
         "identity": [StrOptions({"subject", "none"})],
         "n_identities": [Interval(numbers.Integral, 0, 100, closed="both")],
         "identity_frames": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -207,6 +218,7 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         method="landmarks",
         landmarker=None,
         ict_facekit=None,
+        scored_shapes=("eyeLook", "eyeBlink", "eyeSquint", "eyeWide"),
         identity="subject",
         n_identities=50,
         identity_frames=150,
@@ -226,6 +238,7 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         self.method = method
         self.landmarker = landmarker
         self.ict_facekit = ict_facekit
+        self.scored_shapes = scored_shapes
         self.identity = identity
         self.n_identities = n_identities
         self.identity_frames = identity_frames
@@ -271,10 +284,20 @@ class FaceTracker(TransformerMixin, BaseEstimator):
         self._check_shapes()
         self.basis_, canonical = None, None
         if self.method == "landmarks" or self.crops is not None:
-            basis, canonical = _landmark_basis(self.face_, identities, self.landmarker_path_)
+            basis, canonical = _landmark_basis(self.face_, identities, self.landmarker_path_, self._scored_shapes())
             self.basis_ = basis if self.method == "landmarks" else None
         self._canonical = canonical
         return self
+
+    def _scored_shapes(self):
+        shapes = self.scored_shapes
+        if isinstance(shapes, str) or not all(isinstance(x, str) and x for x in shapes):
+            raise ValueError(
+                f"scored_shapes must be a tuple of blendshape-name prefixes, e.g. ('eyeLook',); got {shapes!r}."
+            )
+        if all(name.startswith(tuple(shapes)) for name in self.blendshape_names_):
+            raise ValueError(f"scored_shapes {shapes!r} leaves no blendshape of {self.face_.name!r} to fit.")
+        return tuple(shapes)
 
     def _check_shapes(self):
         from ._arkit import arkit_to_ict
