@@ -59,6 +59,19 @@ def test_landmark_fit_tracks_mediapipes_own_smile_score(smile):
     assert r > 0.9
 
 
+def test_eyelids_come_from_mediapipe_unless_asked_to_fit_them(smile):
+    """The fit reads a wide-open eye on the neutral face; MediaPipe's scores do not."""
+    arkit = _tracker(method="arkit").fit().transform(MEDIA / "single_face.mp4")
+    eyelids = ["eyeBlink_L", "eyeSquint_R", "eyeWide_L"]
+    np.testing.assert_allclose(smile[eyelids], arkit[eyelids])
+    fitted = _tracker(scored_shapes=("eyeLook",)).fit()
+    assert "eyeWide_L" in fitted.basis_.expression_names
+    neutral = fitted.transform(MEDIA / "single_face.mp4")["time"] < 0.5
+    wide = fitted.transform(MEDIA / "single_face.mp4").loc[neutral, "eyeWide_L"].mean()
+    print(f"neutral eyeWide_L: fitted {wide:.2f}, MediaPipe {smile.loc[neutral, 'eyeWide_L'].mean():.2f}")
+    assert wide > 0.4 > smile.loc[neutral, "eyeWide_L"].mean()
+
+
 def test_photo_is_one_row(tracker):
     table = tracker.transform(MEDIA / "single_face.jpg")
     assert len(table) == 1 and table["success"].iloc[0]
@@ -141,7 +154,14 @@ def test_crops_feed_the_image_branch(tmp_path):
 
 @pytest.mark.parametrize(
     "params, match",
-    [({"method": "pose"}, "method"), ({"max_faces": 0}, "max_faces"), ({"landmarker": "/nonexistent.task"}, "nonexistent")],
+    [
+        ({"method": "pose"}, "method"),
+        ({"max_faces": 0}, "max_faces"),
+        ({"landmarker": "/nonexistent.task"}, "nonexistent"),
+        ({"scored_shapes": "eyeLook"}, "scored_shapes"),
+        ({"scored_shapes": ("eyeLook", "")}, "prefixes"),
+        ({"scored_shapes": tuple("bcejmn")}, "no blendshape"),  # every ARKit name starts so
+    ],
 )
 def test_bad_parameters_are_named(params, match):
     with pytest.raises((ValueError, FileNotFoundError), match=match):
