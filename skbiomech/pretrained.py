@@ -104,6 +104,7 @@ def simulate_front_end(
     *,
     n_sequences=4,
     sequence_length=(200, 400),
+    fps=25.0,
     statistics=None,
     noise_margin=2.0,
     noise_floor=0.01,
@@ -137,6 +138,8 @@ def simulate_front_end(
     n_subjects : int
     n_sequences : int, default=4
     sequence_length : int or (int, int), default=(200, 400)
+    fps : float, default=25.0
+        Frame rate of the simulation (the detector's ``fps``).
     statistics : dict, default=None
         :func:`front_end_statistics` when ``None``.
     noise_margin, noise_floor, offset_spread, offset_floor, cheek_to_squint : float
@@ -145,7 +148,8 @@ def simulate_front_end(
     Returns
     -------
     data : sklearn.utils.Bunch
-        As :func:`~skbiomech.datasets.make_synthetic_au_dataset`.
+        As :func:`~skbiomech.datasets.make_synthetic_au_dataset`, with
+        ``fps`` added.
     """
     from .datasets import make_synthetic_au_dataset
     from .video._correspondence import gaze_mask
@@ -167,7 +171,7 @@ def simulate_front_end(
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**32))
     data = make_synthetic_au_dataset(
-        n_subjects, n_sequences=n_sequences, sequence_length=sequence_length, face=face,
+        n_subjects, n_sequences=n_sequences, sequence_length=sequence_length, fps=fps, face=face,
         aus=list(PRETRAINED_AUS) + [au for au in _UNLABELLED_AUS if au in face.au_muscles],
         coefficient_noise=np.maximum(noise_margin * np.asarray(stats["noise"], dtype=float), noise_floor),
         subject_offset=np.maximum(offset_spread * np.abs(bias), offset_floor), random_state=random_state,
@@ -180,8 +184,8 @@ def simulate_front_end(
     gain = np.empty(len(data.frames))
     blinks = np.zeros(len(data.frames))
     for rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.values():
-        gain[rows] = _slow_gain(rng, len(rows))
-        blinks[rows] = _blinks(rng, len(rows))
+        gain[rows] = _slow_gain(rng, len(rows), fps=fps)
+        blinks[rows] = _blinks(rng, len(rows), fps=fps)
     index = {name: j for j, name in enumerate(names)}
     for side in ("_L", "_R"):
         cheek, squint, blink = (index.get(f"{shape}{side}") for shape in ("cheekSquint", "eyeSquint", "eyeBlink"))
@@ -198,6 +202,7 @@ def simulate_front_end(
     data.labels = data.labels[list(PRETRAINED_AUS)]
     data.intensities = data.intensities[list(PRETRAINED_AUS)]
     data.frames[names] = np.clip(observed, 0.0, 1.0)
+    data.fps = float(fps)
     return data
 
 
@@ -223,8 +228,8 @@ def train_au_detector(face, data, *, max_epochs=60, random_state=0, verbose=0, *
     from .estimators import BiomechAUClassifier
 
     recipe = dict(
-        inputs=("force", "position"), validation_fraction=0.15, early_stopping=8, lr_schedule="cosine",
-        max_epochs=max_epochs, random_state=random_state, verbose=verbose, device="cpu",
+        fps=getattr(data, "fps", 25.0), inputs=("force", "position"), validation_fraction=0.15, early_stopping=8,
+        lr_schedule="cosine", max_epochs=max_epochs, random_state=random_state, verbose=verbose, device="cpu",
     )  # fmt: skip
     recipe.update(params)
     return BiomechAUClassifier(face, **recipe).fit(data.frames, data.labels)
@@ -255,7 +260,7 @@ def _force_recovery(true, estimated, min_std=0.02):
     return r
 
 
-def evaluate_detectors(face, data, classifier=None, *, threshold=1.0, smoothness=0.03, fps=25.0):
+def evaluate_detectors(face, data, classifier=None, *, threshold=1.0, smoothness=0.03):
     """Per-AU F1 and force recovery of the physics inverse (and of ``classifier``) on ``data``.
 
     Parameters
@@ -268,9 +273,6 @@ def evaluate_detectors(face, data, classifier=None, *, threshold=1.0, smoothness
         The physics detector's ``AUxx_c`` threshold on the 0-5 scale, as in
         :func:`skbiomech.detect.detect`.
     smoothness : float, default=0.03
-    fps : float, default=25.0
-        The frame rate ``data`` was simulated at.
-
     Returns
     -------
     report : dict
@@ -282,7 +284,7 @@ def evaluate_detectors(face, data, classifier=None, *, threshold=1.0, smoothness
     from .physics import au_intensities, au_presence
 
     aus = list(data.labels.columns)
-    activations = _physics_activations(data, face, smoothness=smoothness, fps=fps)
+    activations = _physics_activations(data, face, smoothness=smoothness, fps=getattr(data, "fps", 25.0))
     intensities = au_intensities(pd.DataFrame(activations, columns=face.muscle_names), face, aus=aus)
     predicted = {"physics": (au_presence(intensities, threshold=threshold).to_numpy(), activations)}
     if classifier is not None:
