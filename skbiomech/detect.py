@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["detect", "openface_table", "DETECTORS", "VIDEO_SUFFIXES"]
+__all__ = ["detect", "openface_table", "physics_activations", "DETECTORS", "VIDEO_SUFFIXES"]
 
 DETECTORS = ("learned", "physics")
 
@@ -107,10 +107,53 @@ def openface_table(frames, activations, intensities, presence, *, muscle_names, 
     return pd.concat([out, forces, coefficients], axis=1)
 
 
+def physics_activations(coefficients, reduced, names, dt, *, smoothness):
+    """Muscle activations (T, M) of one sequence's coefficients (T, K) by the physics inverse.
+
+    Gaze (``eyeLook*``) is neither a face muscle's doing nor to be
+    explained by one: it is zeroed and weighted out of the fit. NaN rows
+    (failed frames) stay NaN.
+
+    Parameters
+    ----------
+    coefficients : array-like of shape (T, K)
+    reduced : ReducedModel
+        From :func:`~skbiomech.physics.reduce_face_model`.
+    names : sequence of str of length K
+        The blendshape names (to find the gaze shapes).
+    dt : float
+        Frame interval (s).
+    smoothness : float
+        As for :func:`~skbiomech.physics.invert_activations`.
+
+    Returns
+    -------
+    activations : ndarray of shape (T, M)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbiomech.detect import physics_activations
+    >>> from skbiomech.face import default_face_model
+    >>> from skbiomech.physics import reduce_face_model
+    >>> face = default_face_model(resolution=21)
+    >>> c = np.zeros((10, face.n_blendshapes))
+    >>> physics_activations(c, reduce_face_model(face), face.blendshape_names, 1 / 30, smoothness=0.03).shape
+    (10, 37)
+    """
+    from .physics import invert_activations
+    from .video._correspondence import gaze_mask
+
+    gaze = gaze_mask(names)
+    coefficients = np.array(coefficients, dtype=float)  # a writable copy
+    coefficients[:, gaze] = np.where(np.isnan(coefficients[:, gaze]), np.nan, 0.0)
+    return invert_activations(coefficients, reduced, dt, smoothness=smoothness, shape_weights=(~gaze).astype(float))
+
+
 def _detect_one(path, target, tracker, reduced, config):
     """Track, invert and write one input; returns its table."""
     from .datasets._openface import write_table
-    from .physics import au_intensities, au_presence, invert_activations
+    from .physics import au_intensities, au_presence
     from .video._correspondence import gaze_mask
 
     frames = tracker.transform(path).reset_index(drop=True)
@@ -118,11 +161,8 @@ def _detect_one(path, target, tracker, reduced, config):
     coefficients = np.array(frames[tracker.blendshape_names_], dtype=float)  # a writable copy
     coefficients[~frames["success"].to_numpy(dtype=bool)] = np.nan
     dt = 1.0 / (config["fps"] or _frame_rate(frames))
-    # Gaze is neither a face muscle's doing nor to be explained by one: out of the targets and the fit.
-    gaze = gaze_mask(tracker.blendshape_names_)
-    coefficients[:, gaze] = np.where(np.isnan(coefficients[:, gaze]), np.nan, 0.0)
-    activations = invert_activations(
-        coefficients, reduced, dt, smoothness=config["smoothness"], shape_weights=(~gaze).astype(float)
+    activations = physics_activations(
+        coefficients, reduced, tracker.blendshape_names_, dt, smoothness=config["smoothness"]
     )
     intensities = au_intensities(
         pd.DataFrame(activations, columns=face.muscle_names), face, aus=config["aus"]
@@ -133,7 +173,7 @@ def _detect_one(path, target, tracker, reduced, config):
     else:
         # The shipped detector was trained with gaze at zero, as the inverse leaves it out.
         observed = frames.copy()
-        gaze_columns = list(np.asarray(tracker.blendshape_names_)[gaze])
+        gaze_columns = list(np.asarray(tracker.blendshape_names_)[gaze_mask(tracker.blendshape_names_)])
         observed[gaze_columns] = observed[gaze_columns].where(observed[gaze_columns].isna(), 0.0)
         predicted = np.asarray(classifier.predict(observed), dtype=float)
         columns = [classifier.aus_.index(au) for au in intensities.columns]

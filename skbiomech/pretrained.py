@@ -80,11 +80,9 @@ def front_end_statistics():
 
 def _slow_gain(rng, n_frames, seconds=1.0, fps=25.0, spread=0.5):
     """A gain around 1 that wanders over about ``seconds``, clipped to [0, 1.5]."""
-    width = max(1, int(seconds * fps))
-    kernel = np.hanning(2 * width + 1)
-    kernel /= np.sqrt(np.sum(kernel**2))
-    wander = np.convolve(rng.normal(size=n_frames + 2 * width), kernel, mode="same")[width : width + n_frames]
-    return np.clip(1.0 + spread * wander, 0.0, 1.5)
+    from .datasets._synthetic import _smooth_noise
+
+    return np.clip(1.0 + _smooth_noise(rng, n_frames, 1, fps, spread, seconds=seconds)[:, 0], 0.0, 1.5)
 
 
 def _blinks(rng, n_frames, fps=25.0, rate=0.25):
@@ -236,17 +234,16 @@ def train_au_detector(face, data, *, max_epochs=60, random_state=0, verbose=0, *
 
 
 def _physics_activations(data, face, *, smoothness=0.03, fps=25.0):
-    """The physics inverse on each sequence of ``data`` (as :func:`skbiomech.detect.detect` runs it)."""
-    from .physics import invert_activations, reduce_face_model
-    from .video._correspondence import gaze_mask
+    """The physics inverse on each sequence of ``data``, as :func:`skbiomech.detect.detect` runs it."""
+    from .detect import physics_activations
+    from .physics import reduce_face_model
 
     reduced = reduce_face_model(face)
     names = list(face.blendshape_names)
-    weights = (~gaze_mask(names)).astype(float)
+    coefficients = data.frames[names].to_numpy()
     activations = np.empty((len(data.frames), face.n_muscles))
-    for _, rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.items():
-        coefficients = data.frames[names].to_numpy()[rows]
-        activations[rows] = invert_activations(coefficients, reduced, 1.0 / fps, smoothness=smoothness, shape_weights=weights)
+    for rows in data.frames.groupby(["subject", "sequence"], sort=False).indices.values():
+        activations[rows] = physics_activations(coefficients[rows], reduced, names, 1.0 / fps, smoothness=smoothness)
     return activations
 
 
@@ -317,7 +314,8 @@ def load_au_detector(face=None, *, device="cpu"):
         The ICT-FaceKit face the detector was trained on (``None``: the one
         :class:`~skbiomech.video.FaceTracker` uses,
         :func:`~skbiomech.video.load_ict_face`, fetched and cached). Another
-        face is refused: the weights store its fingerprint.
+        face is refused: the weights store its fingerprint and its reduced
+        physics (a face equal up to floating-point noise loads).
     device : str, default="cpu"
 
     Returns

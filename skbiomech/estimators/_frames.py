@@ -35,9 +35,9 @@ __all__ = [
     "align_labels",
     "check_horizon",
     "context_index",
+    "is_bookkeeping_column",
     "make_windows",
     "parse_frames",
-    "is_bookkeeping_column",
     "parse_labels",
     "sequence_pieces",
 ]
